@@ -1,0 +1,139 @@
+"""Participant identifiers: every wire shape normalised to one model.
+
+Call Automation names a participant in several shapes across its generations:
+
+- 2021 preview: ``{"RawId", "CommunicationUser": {"Id"}, "PhoneNumber": ..., "MicrosoftTeamsUser": ...}``
+- callingserver and GA: ``{"kind", "rawId", "communicationUser": {"id"}, "phoneNumber": {"value"}, ...}``
+- a bare raw id string: ``"8:acs:..."`` or ``"4:+14251001000"``
+
+All of them become an :class:`Identifier`. No I/O here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+ACS_USER_PREFIXES = ("8:acs:", "8:spool:", "8:dod-acs:", "8:gcch-acs:")
+PHONE_PREFIX = "4:"
+
+
+class IdentifierKind(StrEnum):
+    """What an identifier names."""
+
+    COMMUNICATION_USER = "communicationUser"
+    PHONE_NUMBER = "phoneNumber"
+    MICROSOFT_TEAMS_USER = "microsoftTeamsUser"
+    UNKNOWN = "unknown"
+
+
+def _lower_keys(value: dict[str, Any]) -> dict[str, Any]:
+    return {k.lower(): v for k, v in value.items() if isinstance(k, str)}
+
+
+def _sub_value(value: Any, key: str) -> str | None:
+    """Read ``{"id": x}`` / ``{"Value": x}`` or a bare string."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, dict):
+        inner = _lower_keys(value).get(key)
+        return inner if isinstance(inner, str) and inner else None
+    return None
+
+
+def _kind_of_raw_id(raw_id: str) -> IdentifierKind:
+    if raw_id.startswith(PHONE_PREFIX):
+        return IdentifierKind.PHONE_NUMBER
+    if raw_id.startswith("8:orgid:") or raw_id.startswith("8:teamsvisitor:"):
+        return IdentifierKind.MICROSOFT_TEAMS_USER
+    if raw_id.startswith("8:"):
+        return IdentifierKind.COMMUNICATION_USER
+    if raw_id.startswith("+"):
+        return IdentifierKind.PHONE_NUMBER
+    return IdentifierKind.UNKNOWN
+
+
+def _normalise(value: Any) -> dict[str, Any]:
+    """Turn any accepted wire shape into this model's own fields."""
+    if isinstance(value, Identifier):
+        return value.model_dump()
+    if isinstance(value, str):
+        value = {"rawId": value}
+    if not isinstance(value, dict):
+        raise ValueError("an identifier must be an object or a raw id string")
+    if {"raw_id", "kind"} <= value.keys():  # already in our own shape
+        return value
+    keys = _lower_keys(value)
+    user_id = _sub_value(keys.get("communicationuser"), "id")
+    phone = _sub_value(keys.get("phonenumber"), "value")
+    teams = keys.get("microsoftteamsuser")
+    raw_id = keys.get("rawid")
+    if not isinstance(raw_id, str) or not raw_id:
+        if user_id:
+            raw_id = user_id
+        elif phone:
+            raw_id = PHONE_PREFIX + phone
+        else:
+            teams_id = _sub_value(teams, "userid")
+            raw_id = f"8:orgid:{teams_id}" if teams_id else None
+    if raw_id is None:
+        raise ValueError("an identifier needs rawId, communicationUser.id or phoneNumber.value")
+    if user_id:
+        kind = IdentifierKind.COMMUNICATION_USER
+    elif phone:
+        kind = IdentifierKind.PHONE_NUMBER
+    elif teams:
+        kind = IdentifierKind.MICROSOFT_TEAMS_USER
+    else:
+        kind = _kind_of_raw_id(raw_id)
+    if kind is IdentifierKind.COMMUNICATION_USER and not user_id:
+        user_id = raw_id
+    if kind is IdentifierKind.PHONE_NUMBER and not phone:
+        phone = raw_id.removeprefix(PHONE_PREFIX)
+    return {"raw_id": raw_id, "kind": kind, "communication_user_id": user_id, "phone_number": phone}
+
+
+class Identifier(BaseModel):
+    """A participant of a call, whatever shape it arrived in.
+
+    Two identifiers are equal when they name the same participant (same ``raw_id``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    raw_id: str
+    kind: IdentifierKind
+    communication_user_id: str | None = None
+    phone_number: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_any_shape(cls, value: Any) -> Any:
+        return _normalise(value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identifier) and other.raw_id == self.raw_id
+
+    def __hash__(self) -> int:
+        return hash(self.raw_id)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The identifier as the REST API expects it (camelCase, with ``rawId``)."""
+        wire: dict[str, Any] = {"rawId": self.raw_id}
+        if self.kind is IdentifierKind.COMMUNICATION_USER:
+            wire["communicationUser"] = {"id": self.communication_user_id}
+        elif self.kind is IdentifierKind.PHONE_NUMBER:
+            wire["phoneNumber"] = {"value": self.phone_number}
+        return wire
+
+
+def CommunicationUserIdentifier(user_id: str) -> Identifier:  # noqa: N802 - mirrors the SDK name
+    """An ACS user, such as ``8:acs:<resource>_<guid>``."""
+    return Identifier.model_validate({"communicationUser": {"id": user_id}})
+
+
+def PhoneNumberIdentifier(number: str) -> Identifier:  # noqa: N802 - mirrors the SDK name
+    """A phone number in E.164 form, such as ``+14251001000``."""
+    return Identifier.model_validate({"phoneNumber": {"value": number}})
