@@ -1,0 +1,170 @@
+"""Router semantics: type, glob and predicate matching, order, composition, isolation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callbacks.events import CallConnected, Event, PlayAudioResult, parse_events
+from callbacks.routing import Router, qualified_name
+from tests.conftest import sample_json
+
+
+def play_result(operation_context: str | None, call_id: str = "leg-1") -> Event:
+    element = sample_json("preview2021", "PlayAudioResult")
+    element["data"]["OperationContext"] = operation_context
+    element["data"]["CallLegId"] = call_id
+    return parse_events(json.dumps(element).encode())[0]
+
+
+def connected() -> Event:
+    return parse_events(json.dumps(sample_json("ga", "CallConnected")).encode())[0]
+
+
+class Recorder:
+    """Collects (handler label, event type) in the order handlers ran."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def handler(self, label: str) -> Any:
+        async def handle(event: Event, ctx: object) -> None:
+            self.calls.append((label, event.type))
+
+        handle.__qualname__ = f"handle_{label}"
+        return handle
+
+
+async def dispatch(router: Router, event: Event) -> list[str]:
+    outcomes = await router.dispatch(event, lambda route: object())
+    return [o.route.name.rsplit("_", 1)[-1] for o in outcomes]
+
+
+async def test_all_matches_run_in_registration_order() -> None:
+    rec, router = Recorder(), Router()
+    router.on(PlayAudioResult)(rec.handler("a"))
+    router.on("*")(rec.handler("b"))
+    router.on("PlayAudioResult")(rec.handler("c"))
+    router.on(CallConnected)(rec.handler("d"))
+    router.on("Microsoft.Communication.PlayAudioResult")(rec.handler("e"))
+    await router.dispatch(play_result("x"), lambda route: object())
+    assert rec.calls == [("a", "PlayAudioResult"), ("b", "PlayAudioResult"),
+                         ("c", "PlayAudioResult"), ("e", "PlayAudioResult")]
+    rec.calls.clear()
+    await router.dispatch(connected(), lambda route: object())
+    assert [label for label, _ in rec.calls] == ["b", "d"]
+
+
+@pytest.mark.parametrize(
+    ("matcher", "context", "expected"),
+    [
+        ("reminder:42", "reminder:42", True),
+        ("reminder:42", "reminder:421", False),
+        ("reminder:*", "reminder:42", True),
+        ("reminder:*", "notify:42", False),
+        ("reminder:*", None, False),
+        ("r?minder:[0-9]*", "reminder:7", True),
+        (lambda value: value is None, None, True),
+        (lambda value: value is not None and value.endswith("!"), "done!", True),
+        (lambda value: value is not None and value.endswith("!"), "done", False),
+    ],
+)
+async def test_operation_context_exact_glob_and_predicate(
+    matcher: Any, context: str | None, expected: bool
+) -> None:
+    rec, router = Recorder(), Router()
+    router.on(PlayAudioResult, operation_context=matcher)(rec.handler("a"))
+    assert bool(router.match(play_result(context))) is expected
+
+
+async def test_call_id_matching() -> None:
+    rec, router = Recorder(), Router()
+    router.on("*", call_id="leg-1")(rec.handler("a"))
+    router.on("*", call_id="leg-*")(rec.handler("b"))
+    assert len(router.match(play_result(None, call_id="leg-1"))) == 2
+    assert len(router.match(play_result(None, call_id="leg-2"))) == 1
+    assert router.match(play_result(None, call_id="other")) == []
+
+
+async def test_composition_is_ordered_and_live() -> None:
+    rec = Recorder()
+    first, second = Router(), Router()
+    first.on("*")(rec.handler("a"))
+    second.on("*")(rec.handler("b"))
+    app = Router(first, second)
+    app.on("*")(rec.handler("c"))
+    first.on("*")(rec.handler("a2"))  # registered after composing: still seen, in first's place
+    assert await dispatch(app, connected()) == ["a", "a2", "b", "c"]
+
+
+async def test_a_failing_handler_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rec, router = Recorder(), Router()
+
+    @router.on("*")
+    async def broken(event: Event, ctx: object) -> None:
+        raise RuntimeError("boom")
+
+    router.on("*")(rec.handler("after"))
+    event = connected()
+    with caplog.at_level(logging.ERROR, logger="callbacks.routing"):
+        outcomes = await router.dispatch(event, lambda route: object())
+    assert [o.ok for o in outcomes] == [False, True]
+    assert outcomes[0].error == "RuntimeError: boom"
+    assert outcomes[0].duration >= 0
+    assert rec.calls == [("after", "CallConnected")]
+    assert event.identity in caplog.text
+    assert "broken" in caplog.text
+
+
+def test_registering_a_sync_function_fails_at_registration() -> None:
+    router = Router()
+
+    def sync_handler(event: Event, ctx: object) -> None:
+        return None
+
+    with pytest.raises(TypeError, match=r"must be an async function.*async def sync_handler"):
+        router.on(PlayAudioResult)(sync_handler)  # type: ignore[arg-type]
+    assert router.routes == []
+
+
+def test_registering_wrong_arity_or_wrong_type_fails() -> None:
+    router = Router()
+
+    async def one_arg(event: Event) -> None:
+        return None
+
+    async def ok(event: Event, ctx: object) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="two positional arguments"):
+        router.add(one_arg, "*")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="event type must be"):
+        router.add(ok, int)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="operation_context must be"):
+        router.add(ok, "*", operation_context=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="composes Router instances"):
+        Router(object())  # type: ignore[arg-type]
+
+
+def test_route_names_are_qualified() -> None:
+    router = Router()
+
+    async def greet(event: Event, ctx: object) -> None:
+        return None
+
+    route = router.add(greet, "*")
+    assert route.name == qualified_name(greet) == f"{__name__}.{greet.__qualname__}"
+
+
+def test_the_router_does_no_io() -> None:
+    from callbacks import routing
+
+    source = Path(routing.__file__).read_text()
+    for module in ("starlette", "httpx", "sqlite3"):
+        assert f"import {module}" not in source
