@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from callbacks.auth import AuthError, Authenticator
+from callbacks.auth import Authenticator, AuthError
 from callbacks.event_types import SubscriptionValidationEvent
 from callbacks.events import Event, EventParseError, parse_events
 from callbacks.intake import Intake, IntakeUnavailable
@@ -27,7 +27,11 @@ log = logging.getLogger("callbacks.app")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 DEFAULT_MAX_EVENTS = 1000
-_JSON_TYPES = ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json")
+_JSON_TYPES = (
+    "application/json",
+    "application/cloudevents+json",
+    "application/cloudevents-batch+json",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 Call Automation names a participant in several shapes across its generations:
 
-- 2021 preview: ``{"RawId", "CommunicationUser": {"Id"}, "PhoneNumber": ..., "MicrosoftTeamsUser": ...}``
-- callingserver and GA: ``{"kind", "rawId", "communicationUser": {"id"}, "phoneNumber": {"value"}, ...}``
+- 2021 preview: ``{"RawId", "CommunicationUser": {"Id"}, "PhoneNumber", "MicrosoftTeamsUser"}``
+- callingserver and GA: ``{"kind", "rawId", "communicationUser": {"id"}, "phoneNumber": {"value"}}``
 - a bare raw id string: ``"8:acs:..."`` or ``"4:+14251001000"``
 
 All of them become an :class:`Identifier`. No I/O here.
@@ -129,11 +129,11 @@ class Identifier(BaseModel):
         return wire
 
 
-def CommunicationUserIdentifier(user_id: str) -> Identifier:  # noqa: N802 - mirrors the SDK name
+def CommunicationUserIdentifier(user_id: str) -> Identifier:
     """An ACS user, such as ``8:acs:<resource>_<guid>``."""
     return Identifier.model_validate({"communicationUser": {"id": user_id}})
 
 
-def PhoneNumberIdentifier(number: str) -> Identifier:  # noqa: N802 - mirrors the SDK name
+def PhoneNumberIdentifier(number: str) -> Identifier:
     """A phone number in E.164 form, such as ``+14251001000``."""
     return Identifier.model_validate({"phoneNumber": {"value": number}})

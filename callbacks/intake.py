@@ -111,9 +111,7 @@ class InProcessIntake:
         while True:
             event, path_context = await lane.get()
             try:
-                await self._router.dispatch(
-                    event, lambda route: self._make_context(event, route, 1, path_context)
-                )
+                await self._dispatch(event, path_context)
             except Exception:  # a broken context factory must not kill the lane
                 log.exception("dispatch of event %s failed", event.identity)
             finally:
@@ -121,6 +119,11 @@ class InProcessIntake:
             if lane.empty():
                 del self._lanes[call_id]
                 return
+
+    async def _dispatch(self, event: Event, path_context: str | None) -> None:
+        await self._router.dispatch(
+            event, lambda route: self._make_context(event, route, 1, path_context)
+        )
 
     async def join(self) -> None:
         """Wait until every queued event has been handled (tests, shutdown)."""
