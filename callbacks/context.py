@@ -61,6 +61,10 @@ class DerivedRequestIds:
         return repeatability_id(self.event_identity, self.handler, index, self.salt)
 
 
+class NoClientError(RuntimeError):
+    """``ctx.client`` or ``ctx.call`` was used where no REST client is configured."""
+
+
 class NoCallError(RuntimeError):
     """``ctx.call`` was used for an event that belongs to no call (such as IncomingCall)."""
 
@@ -96,7 +100,7 @@ class Context:
     def __init__(
         self,
         event: Event,
-        client: CallAutomationClient,
+        client: CallAutomationClient | None,
         *,
         handler: str,
         attempt: int = 1,
@@ -137,6 +141,11 @@ class Context:
     def client(self) -> CallAutomationClient:
         """The unbound client (e.g. for ``create_call``), with this run's repeatability ids."""
         if self._client is None:
+            if self._base is None:
+                raise NoClientError(
+                    f"ctx.client: handler {self.handler} needs the Call Automation REST client, "
+                    "but none is configured (give the service a connection string)"
+                )
             self._client = self._base.with_request_ids(self._ids)
         return self._client
 
@@ -166,10 +175,12 @@ class Context:
         return self._ids.count
 
 
-def context_factory(client: CallAutomationClient, *, salt: str = "") -> ContextFactory:
+def context_factory(client: CallAutomationClient | None, *, salt: str = "") -> ContextFactory:
     """A :data:`~callbacks.intake.ContextFactory` building contexts over one shared ``client``.
 
-    Pass a ``salt`` (e.g. a replay session id) only to make a live replay act again.
+    With no client, handlers that only observe still run; ``ctx.client`` raises
+    :class:`NoClientError`. Pass a ``salt`` (e.g. a replay session id) only to make a live
+    replay act again.
     """
 
     def make(event: Event, route: Route, attempt: int, path_context: str | None) -> Context:

@@ -15,6 +15,7 @@ from callbacks.client import CallAutomationClient
 from callbacks.context import (
     Context,
     NoCallError,
+    NoClientError,
     context_factory,
     repeatability_id,
 )
@@ -222,3 +223,13 @@ async def test_factory_fits_the_in_process_intake(
     posts = [rid for method, _, rid in sent if method == "POST"]
     assert len(posts) == 6 and len(set(posts)) == 6
     assert posts[0] == repeatability_id("a", f"{__name__}.confirm", 0)
+
+
+async def test_without_a_client_observers_run_and_actors_get_a_clear_error() -> None:
+    event = dtmf_with_id()
+    ctx = context_factory(None)(event, router.routes[0], 1, None)
+    ctx.log.info("still logs")
+    with pytest.raises(NoClientError, match="connection string"):
+        _ = ctx.call
+    with pytest.raises(NoClientError, match=r"test_context\.confirm"):
+        _ = ctx.client
