@@ -31,6 +31,13 @@ CALL = "7a1f0e00-0000-4000-8000-000000000001"
 Answer = Callable[[httpx2.Request], httpx2.Response]
 
 
+def snapshot(request: httpx2.Request) -> httpx2.Request:
+    """A copy as sent: the client re-sends one request object, re-signed on each attempt."""
+    return httpx2.Request(
+        request.method, request.url, headers=request.headers.copy(), content=request.content
+    )
+
+
 class Recorder:
     """A MockTransport handler keeping every request and answering with ``answer``."""
 
@@ -39,7 +46,7 @@ class Recorder:
         self.requests: list[httpx2.Request] = []
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
+        self.requests.append(snapshot(request))
         return self.answer(request)
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from callbacks.client import CallAutomationClient
 from callbacks.client_errors import BadRequest, ClientError, NoResponse, ServerError, Throttled
 from callbacks.client_retry import RetryPolicy, retry_after
+from callbacks.hmac import verify
 
 KEY = base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 FIXED = datetime(2024, 1, 1, tzinfo=UTC)
@@ -42,7 +43,7 @@ class Script:
         self.requests: list[httpx2.Request] = []
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
+        self.requests.append(snapshot(request))
         step = next(self.steps)
         if isinstance(step, Exception):
             raise step
@@ -59,6 +60,13 @@ def make(
     return CallAutomationClient(
         "https://contoso.example", KEY, transport=httpx2.MockTransport(script),
         retry=retry, clock=lambda: FIXED,
+    )
+
+
+def snapshot(request: httpx2.Request) -> httpx2.Request:
+    """A copy as sent: the client re-sends one request object, re-signed on each attempt."""
+    return httpx2.Request(
+        request.method, request.url, headers=request.headers.copy(), content=request.content
     )
 
 
@@ -252,3 +260,22 @@ def test_policy_rejects_nonsense() -> None:
 def test_retry_after_parsing(headers: dict[str, str], expected: float | None) -> None:
     response = httpx2.Response(429, headers=headers)
     assert retry_after(response, FIXED) == expected
+
+
+async def test_each_attempt_is_signed_afresh_while_first_sent_stays() -> None:
+    ticks = iter(FIXED + timedelta(seconds=n) for n in range(100))
+    time = FakeTime()
+    script = Script(httpx2.Response(503), httpx2.Response(202))
+    client = CallAutomationClient(
+        "http://127.0.0.1:8123", KEY, transport=httpx2.MockTransport(script),
+        retry=RetryPolicy(sleep=time.sleep, monotonic=time.monotonic), clock=lambda: next(ticks),
+    )
+    async with client:
+        await client.hangup(CALL)
+    first, second = script.requests
+    assert repeatability(first) == repeatability(second)
+    assert first.headers["repeatability-first-sent"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+    assert first.headers["x-ms-date"] != second.headers["x-ms-date"]
+    for request in (first, second):
+        assert verify(KEY, "POST", "/calls/call-1/Hangup", "127.0.0.1:8123",
+                      request.headers, request.content)
