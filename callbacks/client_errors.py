@@ -157,7 +157,9 @@ def _code_and_message(response: httpx2.Response) -> tuple[str | None, str]:
     text = _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
     if len(text) > _SNIPPET:
         text = text[:_SNIPPET] + "..."
-    return None, f"{reason}: {text}" if text else f"{reason} (body without text)"
+    if not text:
+        return None, f"{reason} (body without text)"
+    return None, reason if text.casefold() == reason.casefold() else f"{reason}: {text}"
 
 
 def error_from_response(

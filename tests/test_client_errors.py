@@ -95,6 +95,7 @@ async def test_request_id_comes_from_whatever_is_there(
         (httpx2.Response(502, html="<html><body><h1>Bad   Gateway</h1>\n</body></html>"),
          None, "Bad Gateway: Bad Gateway"),
         (httpx2.Response(500), None, "Internal Server Error (empty body)"),
+        (httpx2.Response(404, text="Not Found"), None, "Not Found"),
         (httpx2.Response(503, text="upstream connect error"), None,
          "Service Unavailable: upstream connect error"),
         (httpx2.Response(400, json=["not", "an", "object"]), None,
