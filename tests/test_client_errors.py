@@ -93,7 +93,9 @@ async def test_request_id_comes_from_whatever_is_there(
     ("response", "code", "message"),
     [
         (httpx2.Response(502, html="<html><body><h1>Bad   Gateway</h1>\n</body></html>"),
-         None, "Bad Gateway: Bad Gateway"),
+         None, "Bad Gateway"),
+        (httpx2.Response(502, html="<html><h1>502</h1><p>nginx upstream\ttimed out</p></html>"),
+         None, "Bad Gateway: 502 nginx upstream timed out"),
         (httpx2.Response(500), None, "Internal Server Error (empty body)"),
         (httpx2.Response(404, text="Not Found"), None, "Not Found"),
         (httpx2.Response(503, text="upstream connect error"), None,
