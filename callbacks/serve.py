@@ -1,0 +1,250 @@
+"""``callbacks serve``: configuration, composition of the service, and uvicorn.
+
+This is the composition root: it turns options (or ``CALLBACKS_*`` variables) into a router, a
+REST client, an intake and an authenticator, and hands them to :func:`callbacks.app.create_app`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+
+from callbacks.app import DEFAULT_BODY_LIMIT, DEFAULT_MAX_EVENTS, Limits, create_app
+from callbacks.auth import AllOf, Authenticator, NoAuthenticator, SecretAuthenticator
+from callbacks.cli import ConfigError, env
+from callbacks.client import CallAutomationClient
+from callbacks.context import context_factory
+from callbacks.intake import InProcessIntake, Intake
+from callbacks.jwt_auth import DEFAULT_ISSUER, DEFAULT_JWKS_URL, JwksCache, JwtAuthenticator
+from callbacks.plugins import PluginError, load_routers
+from callbacks.routing import Router
+
+log = logging.getLogger("callbacks.serve")
+
+AUTH_MODES = ("secret", "jwt", "jwt+secret", "none")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"must be a positive integer, not {value}")
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port must be between 0 and 65535, not {value}")
+    return number
+
+
+def _handlers(value: str) -> list[str]:
+    return [spec.strip() for spec in value.split(",") if spec.strip()]
+
+
+@dataclass
+class ServeConfig:
+    """Everything ``callbacks serve`` can be told."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    handlers: list[str] = field(default_factory=list)
+    auth: str = "secret"
+    secret: str | None = field(default=None, repr=False)
+    jwks_url: str = DEFAULT_JWKS_URL
+    jwt_issuer: str = DEFAULT_ISSUER
+    jwt_audience: str | None = None
+    connection_string: str | None = field(default=None, repr=False)
+    api_style: str = "seed"
+    store: str = "sqlite:///callbacks.db"
+    body_limit: int = DEFAULT_BODY_LIMIT
+    max_events: int = DEFAULT_MAX_EVENTS
+    log_level: str = "info"
+
+    def check(self) -> None:
+        """Raise ConfigError for a combination that cannot work."""
+        if self.auth not in AUTH_MODES:
+            raise ConfigError(f"--auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        if "secret" in self.auth and not self.secret:
+            raise ConfigError(
+                "no callback secret: pass --secret or set CALLBACKS_SECRET "
+                "(or choose --auth none for local development)"
+            )
+        if self.auth.startswith("jwt") and not (self.jwt_audience or "").strip():
+            raise ConfigError(
+                "--auth jwt needs --jwt-audience (or CALLBACKS_JWT_AUDIENCE): "
+                "the immutable resource id of the Communication Services resource"
+            )
+        if self.api_style not in ("seed", "2021"):
+            raise ConfigError(f"--api-style must be seed or 2021, not {self.api_style!r}")
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``callbacks serve``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the callback receiver and dispatcher",
+        description="Run the callback endpoint (POST /api/callbacks) and dispatch events to "
+        "handlers. Every option can also be set as CALLBACKS_<OPTION> (e.g. CALLBACKS_SECRET).",
+    )
+    defaults = ServeConfig()
+    parser.add_argument("--host", default=env("HOST", defaults.host))
+    parser.add_argument("--port", type=_port, default=env("PORT", defaults.port, _port))
+    parser.add_argument(
+        "--handlers",
+        type=_handlers,
+        default=env("HANDLERS", defaults.handlers, _handlers),
+        help="comma-separated plugin names or module:attribute of a Router",
+    )
+    parser.add_argument("--auth", default=env("AUTH", defaults.auth), help="|".join(AUTH_MODES))
+    parser.add_argument(
+        "--secret", default=env("SECRET", None), help="the ?secret= of the callbackUri"
+    )
+    parser.add_argument(
+        "--jwks-url", default=env("JWKS_URL", defaults.jwks_url), help="keys of the callback JWTs"
+    )
+    parser.add_argument(
+        "--jwt-issuer", default=env("JWT_ISSUER", defaults.jwt_issuer), help="expected iss"
+    )
+    parser.add_argument(
+        "--jwt-audience", default=env("JWT_AUDIENCE", None), help="expected aud: the resource id"
+    )
+    parser.add_argument(
+        "--connection-string",
+        default=env("CONNECTION_STRING", None),
+        help="endpoint=...;accesskey=... of the Call Automation resource handlers act on",
+    )
+    parser.add_argument("--api-style", default=env("API_STYLE", defaults.api_style))
+    parser.add_argument("--store", default=env("STORE", defaults.store))
+    parser.add_argument(
+        "--body-limit", type=_positive_int,
+        default=env("BODY_LIMIT", defaults.body_limit, _positive_int),
+    )
+    parser.add_argument(
+        "--max-events", type=_positive_int,
+        default=env("MAX_EVENTS", defaults.max_events, _positive_int),
+    )
+    parser.add_argument("--log-level", default=env("LOG_LEVEL", defaults.log_level))
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    """A checked ServeConfig from parsed arguments."""
+    config = ServeConfig(
+        host=args.host,
+        port=args.port,
+        handlers=args.handlers,
+        auth=args.auth,
+        secret=args.secret,
+        jwks_url=args.jwks_url,
+        jwt_issuer=args.jwt_issuer,
+        jwt_audience=args.jwt_audience,
+        connection_string=args.connection_string,
+        api_style=args.api_style,
+        store=args.store,
+        body_limit=args.body_limit,
+        max_events=args.max_events,
+        log_level=args.log_level,
+    )
+    config.check()
+    return config
+
+
+def _authenticator(config: ServeConfig) -> Authenticator:
+    if config.auth == "none":
+        return NoAuthenticator()
+    chosen: list[Authenticator] = []
+    if config.auth.startswith("jwt"):
+        assert config.jwt_audience is not None
+        jwks = JwksCache(config.jwks_url)
+        chosen.append(
+            JwtAuthenticator(jwks, issuer=config.jwt_issuer, audience=config.jwt_audience)
+        )
+    if config.auth.endswith("secret"):
+        assert config.secret is not None
+        chosen.append(SecretAuthenticator(config.secret))
+    return chosen[0] if len(chosen) == 1 else AllOf(*chosen)
+
+
+def _client(config: ServeConfig) -> CallAutomationClient | None:
+    if not config.connection_string:
+        return None
+    try:
+        return CallAutomationClient.from_connection_string(
+            config.connection_string, api_style=config.api_style
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--connection-string: {exc}") from None
+
+
+def build_app(
+    config: ServeConfig, *, router: Router | None = None,
+    intake_factory: Callable[[Router, CallAutomationClient | None], Intake] | None = None,
+) -> Starlette:
+    """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
+    if router is None:
+        try:
+            router = load_routers(config.handlers)
+        except PluginError as exc:
+            raise ConfigError(str(exc)) from None
+    client = _client(config)
+    intake: Intake
+    if intake_factory is None:
+        intake = InProcessIntake(router, context_factory(client))
+    else:
+        intake = intake_factory(router, client)
+
+    @contextlib.asynccontextmanager
+    async def client_lifetime() -> AsyncIterator[object]:
+        if client is None:
+            yield None
+            return
+        async with client:
+            yield client
+
+    return create_app(
+        intake,
+        _authenticator(config),
+        limits=Limits(body_bytes=config.body_limit, events=config.max_events),
+        resources=[client_lifetime],
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``callbacks serve`` until SIGINT/SIGTERM; 0 after a clean shutdown."""
+    config = config_from_args(args)
+    level = config.log_level.upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"--log-level must be debug, info, warning or error, not {level!r}")
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    app = build_app(config)
+    if config.auth == "none":
+        log.warning("callback authentication is OFF (--auth none): anyone can post events")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level.lower(),
+            access_log=False,  # the access log would print the ?secret= of every request
+            lifespan="on",
+            timeout_graceful_shutdown=30,
+        )
+    )
+    log.info(
+        "callbacks serve: http://%s:%d/api/callbacks (auth %s, handlers: %s)",
+        config.host, config.port, config.auth, ", ".join(config.handlers) or "none",
+    )
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal under the handler that
+    # was installed before it started; with this one the re-raise is a no-op and we exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    server.run()
+    return 0 if server.started else 1

@@ -1,0 +1,33 @@
+"""A handler plugin for tests that run the real server: it appends what it sees to a file.
+
+The file is named by ``CALLBACKS_TEST_RECORD``; one JSON line per handler run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from callbacks import Router
+from callbacks.events import Event
+
+router = Router()
+
+
+@router.on("*")
+async def record(event: Event, ctx: Any) -> None:
+    """Write (type, identity, call id, path context) as one JSON line."""
+    line = {
+        "type": event.type,
+        "identity": event.identity,
+        "call_id": event.call_id,
+        "path_context": getattr(ctx, "path_context", None),
+        "attempt": getattr(ctx, "attempt", None),
+    }
+    with Path(os.environ["CALLBACKS_TEST_RECORD"]).open("a", encoding="utf-8") as out:  # noqa: ASYNC230 - a test's tiny append
+        out.write(json.dumps(line) + "\n")
+
+
+not_a_router = object()

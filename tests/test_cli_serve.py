@@ -1,0 +1,120 @@
+"""``callbacks serve`` as users run it: the real console script, real sockets."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tests.conftest import sample_bytes
+from tests.servers import free_port, start_cli, stop, wait_until_ready
+
+SECRET = "cli-test-secret-7f3a"
+PLUGIN = "tests.recording_plugin:router"
+
+
+def read_records(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def wait_for_records(path: Path, count: int, timeout: float = 10) -> list[dict[str, object]]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = read_records(path)
+        if len(records) >= count:
+            return records
+        time.sleep(0.05)
+    return read_records(path)
+
+
+def test_serve_receives_authenticates_and_dispatches(tmp_path: Path) -> None:
+    port = free_port()
+    record = tmp_path / "record.jsonl"
+    process = start_cli(
+        "serve", "--port", str(port), "--handlers", PLUGIN,
+        "--store", f"sqlite:///{tmp_path / 'log.db'}",
+        env={"CALLBACKS_SECRET": SECRET, "CALLBACKS_TEST_RECORD": str(record)},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ready(base + "/readyz", process)
+        headers = {"content-type": "application/json"}
+        ok = httpx2.post(
+            f"{base}/api/callbacks/flow-1?secret={SECRET}",
+            content=sample_bytes("preview2021", "CallLegStateChanged"),
+            headers=headers,
+        )
+        assert ok.status_code == 200, ok.text
+        assert ok.json() == {"accepted": 1, "duplicates": 0}
+        denied = httpx2.post(
+            f"{base}/api/callbacks?secret=nope",
+            content=sample_bytes("ga", "CallConnected"),
+            headers=headers,
+        )
+        assert denied.status_code == 401
+        records = wait_for_records(record, 1)
+        assert [(r["type"], r["path_context"]) for r in records] == [
+            ("CallLegStateChanged", "flow-1")
+        ]
+    finally:
+        output = stop(process, signal.SIGTERM)
+    assert process.returncode == 0, output
+    assert SECRET not in output
+    assert "nope" not in output
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    process = start_cli(*args, env=env)
+    output = process.communicate(timeout=20)[0].decode()
+    return subprocess.CompletedProcess(args, process.returncode, output, "")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["serve"], {}, "no callback secret"),
+        (["serve", "--auth", "maybe"], {}, "--auth must be one of"),
+        (["serve", "--auth", "none", "--handlers", "no_such_module:router"], {},
+         "handler plugin 'no_such_module:router' failed to import"),
+        (["serve", "--auth", "none", "--handlers", "tests.recording_plugin:not_a_router"], {},
+         "is a object, not a callbacks.Router"),
+        (["serve", "--auth", "none", "--handlers", "not-installed"], {},
+         "handler plugin 'not-installed' is not installed"),
+        (["serve", "--auth", "none"], {"CALLBACKS_PORT": "eighty"}, "CALLBACKS_PORT"),
+        (["serve", "--auth", "none", "--connection-string", "endpoint=x;accesskey=c2VjcmV0"], {},
+         "--connection-string"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line_and_exit_2(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = run_cli(*args, env={"CALLBACKS_SECRET": "", **env})
+    assert result.returncode == 2, result.stdout
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith("callbacks")
+    assert message in lines[0]
+    assert "Traceback" not in result.stdout
+    assert "c2VjcmV0" not in result.stdout
+
+
+def test_auth_none_warns_at_start(tmp_path: Path) -> None:
+    port = free_port()
+    process = start_cli(
+        "serve", "--port", str(port), "--auth", "none",
+        "--store", f"sqlite:///{tmp_path / 'log.db'}",
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/healthz", process)
+    finally:
+        output = stop(process)
+    assert "authentication is OFF" in output
+    assert process.returncode == 0
