@@ -1,0 +1,182 @@
+"""The event log's one interface; its records (``records.py``) are re-exported here.
+
+Every store (SQLite embedded, PostgreSQL shared by replicas) implements :class:`EventStore`.
+Callers (the dispatcher, the ``callbacks events`` CLI, replay) only see this module.
+
+Writes::
+
+    append(events)        -> Receipt            returns once the transaction holding them committed
+    claim_calls(owner)    -> [Claim]            a lease per call: one owner runs a call's events
+    next_events(call)     -> [PendingEvent]     the call's unfinished events, in seq order
+    finish(owner, seq)                          outcomes + new status, fenced by the claim
+    release(owner, call)  -> more work?         give a call back (optionally not before a time)
+
+Errors: :class:`StoreError` (cannot do it now: closed, commit failed, locked) and its subclass
+:class:`ClaimLost` (the caller no longer owns the call). Messages never carry URLs or secrets.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from callbacks.events import Event
+from callbacks.intake import Receipt
+from callbacks.store.records import (
+    UNFINISHED,
+    Claim,
+    ClaimLost,
+    EventFilter,
+    EventRecord,
+    EventStatus,
+    Outcome,
+    PendingEvent,
+    StoreError,
+    StoreStats,
+    utc,
+)
+
+__all__ = [
+    "UNFINISHED",
+    "Claim",
+    "ClaimLost",
+    "EventFilter",
+    "EventRecord",
+    "EventStatus",
+    "EventStore",
+    "Outcome",
+    "PendingEvent",
+    "Receipt",
+    "StoreError",
+    "StoreStats",
+    "utc",
+]
+
+
+class EventStore(ABC):
+    """The durable event log: append, claim and finish, query."""
+
+    @property
+    @abstractmethod
+    def commits(self) -> int:
+        """Write transactions committed since open (group commit shares them)."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and create or migrate the schema; a second call does nothing."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Commit what is queued, then release every resource; further calls raise."""
+
+    @abstractmethod
+    async def ready(self) -> bool:
+        """Whether the log can take writes now."""
+
+    async def __aenter__(self) -> EventStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- writes on the ingest path --
+
+    @abstractmethod
+    async def append(
+        self,
+        events: Sequence[Event],
+        path_context: str | None,
+        *,
+        received_at: datetime | None = None,
+    ) -> Receipt:
+        """Log the new events in one transaction; return after its commit.
+
+        Events whose identity is already logged (or repeated in ``events``) are not stored
+        again and are counted as duplicates. Raises :class:`StoreError` if the commit failed.
+        """
+
+    # -- the dispatcher's side: claims with leases, fenced by owner --
+
+    @abstractmethod
+    async def recover(self, owner: str) -> int:
+        """Release every claim held under ``owner`` by an earlier run of it; how many."""
+
+    @abstractmethod
+    async def claim_calls(self, owner: str, limit: int, lease: float) -> list[Claim]:
+        """Claim up to ``limit`` calls with runnable events, oldest work first.
+
+        A call is claimable when nobody holds it or its lease has expired, and its
+        ``not_before`` (backoff) has passed. ``lease`` is in seconds.
+        """
+
+    @abstractmethod
+    async def renew(
+        self, owner: str, call_ids: Sequence[str | None], lease: float
+    ) -> list[str | None]:
+        """Extend the leases ``owner`` holds on ``call_ids``; return those it has lost."""
+
+    @abstractmethod
+    async def next_events(self, call_id: str | None, limit: int) -> list[PendingEvent]:
+        """The call's unfinished events in seq order, with their earlier outcomes."""
+
+    @abstractmethod
+    async def finish(
+        self, owner: str, seq: int, status: EventStatus, outcomes: Sequence[Outcome]
+    ) -> None:
+        """Record one run of an event: its handler outcomes and its new status.
+
+        Raises :class:`ClaimLost` unless ``owner`` holds the event's call.
+        """
+
+    @abstractmethod
+    async def release(
+        self, owner: str, call_id: str | None, *, not_before: float | None = None
+    ) -> bool:
+        """Give the call back; no one claims it before ``not_before`` (epoch s).
+
+        Returns whether the call still has unfinished events.
+        """
+
+    @abstractmethod
+    async def release_all(self, owner: str) -> int:
+        """Give back every call ``owner`` holds (shutdown); how many."""
+
+    # -- queries and maintenance, for the CLI and replay --
+
+    @abstractmethod
+    def list_events(
+        self,
+        where: EventFilter | None = None,
+        *,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> AsyncIterator[EventRecord]:
+        """Matching events with their outcomes, streamed in seq order (flat memory)."""
+
+    @abstractmethod
+    async def get_event(self, event_id: str) -> EventRecord | None:
+        """One event by identity, with every handler outcome."""
+
+    @abstractmethod
+    async def call_history(
+        self, call_id: str | None, *, before_seq: int | None = None, limit: int | None = None
+    ) -> list[EventRecord]:
+        """The call's logged events (before ``before_seq`` if given), oldest first."""
+
+    @abstractmethod
+    async def retry(self, event_ids: Sequence[str] | None = None) -> int:
+        """Send dead events (these ids, or every dead one) back to pending; how many."""
+
+    @abstractmethod
+    async def prune(
+        self,
+        before: datetime,
+        statuses: Sequence[EventStatus] = (EventStatus.DONE, EventStatus.DEAD),
+    ) -> int:
+        """Delete finished events received before ``before``, with their outcomes; how many."""
+
+    @abstractmethod
+    async def stats(self) -> StoreStats:
+        """Counts by status and type."""

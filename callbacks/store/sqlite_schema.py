@@ -1,0 +1,134 @@
+"""The SQLite log's schema, its versioned migrations, and how its connections are opened.
+
+Tables: ``events`` (the log; ``seq`` is the arrival order, AUTOINCREMENT so a position is never
+reused after pruning), ``outcomes`` (one row per handler run), ``lanes`` (one row per call: does
+it have work, who holds it until when, not before when). The lane of events outside a call is
+the empty string.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from enum import StrEnum
+
+from callbacks.store.records import StoreError
+
+
+class Synchronous(StrEnum):
+    """SQLite's durability level for the log (``?synchronous=`` in the store URL)."""
+
+    NORMAL = "normal"
+    """WAL synced at checkpoints: survives a killed process, may lose the last commits on
+    power loss or an OS crash."""
+    FULL = "full"
+    """WAL synced at every commit: also survives power loss; group commit keeps it cheap."""
+
+
+UNFINISHED_SQL = "status IN ('pending', 'failed')"
+"""Written exactly like the partial index's condition, so SQLite uses that index."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            identity TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            full_type TEXT NOT NULL,
+            dialect TEXT NOT NULL,
+            lane TEXT NOT NULL,
+            operation_context TEXT,
+            sequence INTEGER,
+            event_time TEXT,
+            received_at TEXT NOT NULL,
+            path_context TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            raw BLOB NOT NULL
+        )""",
+        "CREATE INDEX events_by_lane ON events(lane, seq)",
+        f"CREATE INDEX events_unfinished ON events(lane, seq) WHERE {UNFINISHED_SQL}",
+        """CREATE TABLE outcomes (
+            seq INTEGER NOT NULL,
+            handler TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            error TEXT,
+            duration REAL NOT NULL,
+            finished_at TEXT NOT NULL,
+            PRIMARY KEY (seq, handler, attempt)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE lanes (
+            lane TEXT PRIMARY KEY,
+            ready INTEGER NOT NULL,
+            ready_at REAL NOT NULL,
+            owner TEXT,
+            expires_at REAL,
+            not_before REAL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX lanes_ready ON lanes(ready_at) WHERE ready = 1",
+        "CREATE INDEX lanes_owner ON lanes(owner) WHERE owner IS NOT NULL",
+    ),
+)
+"""Migration n brings ``PRAGMA user_version`` from n to n + 1."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _connect(path: str, lock_timeout: float) -> sqlite3.Connection:
+    # check_same_thread is off because COMMIT runs in the writer's thread; the writer never
+    # uses a connection from two threads at once.
+    return sqlite3.connect(
+        path, timeout=lock_timeout, isolation_level=None, check_same_thread=False
+    )
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to :data:`SCHEMA_VERSION`, in one transaction per database."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the event log has schema version {version}, newer than this program's "
+                f"{SCHEMA_VERSION}: upgrade acs-callbacks"
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def open_connections(
+    path: str, synchronous: Synchronous, lock_timeout: float
+) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """(writer, reader) on ``path``, migrated; one shared connection for ``:memory:``.
+
+    Blocking (it may wait for another process's lock): call it off the event loop.
+    """
+    try:
+        writer = _connect(path, lock_timeout)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the event log at {path}: {exc}") from None
+    try:
+        if path != ":memory:":
+            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"the event log at {path} cannot use WAL mode (got {mode})")
+        writer.execute(f"PRAGMA synchronous = {synchronous.value.upper()}")
+        migrate(writer)
+        # From here on the loop never waits inside SQLite for a lock: it retries instead.
+        writer.execute("PRAGMA busy_timeout = 0")
+        if path == ":memory:":
+            return writer, writer
+        reader = _connect(path, 0)
+        reader.execute("PRAGMA query_only = ON")
+        return writer, reader
+    except sqlite3.Error as exc:
+        writer.close()
+        raise StoreError(f"cannot open the event log at {path}: {exc}") from None
+    except BaseException:
+        writer.close()
+        raise

@@ -1,0 +1,188 @@
+"""Group commit for SQLite: many writers, few transactions, no event loop blocked on fsync.
+
+Callers ``await writer.write(op)``; ``op(connection)`` runs on the event loop inside the current
+transaction (inserts take microseconds), and the caller resumes only after the COMMIT that holds
+its work. Whatever queues while a COMMIT runs (in a dedicated thread, where the fsync happens)
+shares the next transaction: no fixed gather window, so a lone request is not delayed and a
+burst costs one fsync.
+
+Each op runs under a SAVEPOINT, so one op's error fails only that op. A failed BEGIN or COMMIT
+fails every op of the transaction: nothing is reported written that was not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from callbacks.store.records import StoreError
+
+log = logging.getLogger("callbacks.store.sqlite")
+
+T = TypeVar("T")
+
+
+def is_locked(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` means another connection holds a lock we must wait for."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+async def wait_unlocked(run: Callable[[], T], patience: float) -> T:
+    """Run ``run`` on the loop, retrying while the database is locked, without blocking."""
+    deadline = time.monotonic() + patience
+    delay = 0.001
+    while True:
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+@dataclass(slots=True)
+class _Op:
+    run: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+
+
+class GroupCommitWriter:
+    """Serialises every write to one connection and shares transactions between them."""
+
+    def __init__(
+        self, connection: sqlite3.Connection, *, offload_commit: bool, lock_timeout: float
+    ) -> None:
+        self._connection = connection
+        self._lock_timeout = lock_timeout
+        self._queue: list[_Op] = []
+        self._wakeup = asyncio.Event()
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="callbacks-sqlite-commit")
+            if offload_commit
+            else None
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.commits = 0
+
+    def start(self) -> None:
+        """Start the writer task on the running loop."""
+        self._task = asyncio.create_task(self._run(), name="callbacks-sqlite-writer")
+
+    @property
+    def running(self) -> bool:
+        """Whether writes are accepted."""
+        return self._task is not None and not self._task.done() and not self._closing
+
+    async def write(self, run: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``run`` in the next transaction; return its result once committed."""
+        if not self.running:
+            raise StoreError("the event log is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Op(run, future))
+        self._wakeup.set()
+        return await future
+
+    async def close(self) -> None:
+        """Commit what is queued, stop the task and the commit thread."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch, self._queue = self._queue, []
+            try:
+                await self._transaction([op for op in batch if not op.future.done()])
+            except asyncio.CancelledError:
+                _fail(batch, StoreError("the event log was shut down"))
+                raise
+
+    async def _transaction(self, batch: list[_Op]) -> None:
+        if not batch:
+            return
+        conn = self._connection
+        try:
+            await wait_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), self._lock_timeout)
+        except sqlite3.Error as exc:
+            log.error("event log: cannot begin a transaction: %s", exc)
+            _fail(batch, StoreError(f"the event log cannot begin a transaction: {exc}"))
+            return
+        results: list[tuple[_Op, Any, BaseException | None]] = []
+        for op in batch:
+            result = self._run_op(op)
+            if result is None:  # the whole transaction is gone; nothing of it was written
+                self._rollback()
+                _fail(batch, StoreError("the event log aborted a transaction"))
+                return
+            results.append((op, *result))
+        try:
+            if self._executor is None:
+                conn.execute("COMMIT")
+            else:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._executor, conn.execute, "COMMIT")
+        except sqlite3.Error as exc:
+            log.error("event log: commit failed: %s", exc)
+            self._rollback()
+            _fail(batch, StoreError(f"the event log could not commit: {exc}"))
+            return
+        self.commits += 1
+        for op, value, error in results:
+            if op.future.done():
+                continue
+            if error is None:
+                op.future.set_result(value)
+            else:
+                op.future.set_exception(error)
+
+    def _run_op(self, op: _Op) -> tuple[Any, BaseException | None] | None:
+        """Run one op under a savepoint: (value, None), (None, error), or None if aborted."""
+        conn = self._connection
+        conn.execute("SAVEPOINT op")
+        try:
+            value = op.run(conn)
+        except Exception as exc:
+            error: BaseException = (
+                StoreError(f"event log write failed: {exc}")
+                if isinstance(exc, sqlite3.Error)
+                else exc
+            )
+            try:
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+            except sqlite3.Error:
+                return None
+            return None if not conn.in_transaction else (None, error)
+        conn.execute("RELEASE op")
+        return value, None
+
+    def _rollback(self) -> None:
+        if self._connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+
+
+def _fail(batch: list[_Op], error: StoreError) -> None:
+    for op in batch:
+        if not op.future.done():
+            op.future.set_exception(error)

@@ -1,0 +1,119 @@
+"""The SQLite event log: the store contract on a real file, plus what only SQLite has."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from callbacks.store import EventStore, SQLiteStore, StoreError, Synchronous, open_store
+from tests.log_bodies import ga_events
+from tests.store_contract import StoreContract
+from tests.store_contract_queries import StoreQueriesContract
+
+
+@pytest.fixture
+def make_store(tmp_path: Path) -> Callable[[], EventStore]:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    return lambda: open_store(url)
+
+
+class TestSQLiteStore(StoreContract, StoreQueriesContract):
+    """The whole contract against a SQLite file."""
+
+
+def test_url_paths_and_options(tmp_path: Path) -> None:
+    relative = open_store("sqlite:///callbacks.db")
+    absolute = open_store(f"sqlite:///{tmp_path}/a%20b.db?synchronous=FULL&lock_timeout=0.5")
+    memory = open_store("sqlite:///:memory:")
+    assert isinstance(relative, SQLiteStore) and relative.path == "callbacks.db"
+    assert isinstance(absolute, SQLiteStore) and absolute.path == f"{tmp_path}/a b.db"
+    assert absolute.synchronous is Synchronous.FULL
+    assert isinstance(relative, SQLiteStore) and relative.synchronous is Synchronous.NORMAL
+    assert isinstance(memory, SQLiteStore) and memory.path == ":memory:"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://admin:hunter2@db.example/log", "unsupported event log URL scheme"),
+        ("mysql://u:hunter2@h/d", "unsupported"),
+        ("hunter2", "must start with a scheme"),
+        ("sqlite://hunter2.db", "three slashes"),
+        ("sqlite:///", "no path"),
+        ("sqlite:///x.db?password=hunter2", "unknown SQLite event log option"),
+        ("sqlite:///x.db?synchronous=hunter2", "normal or full"),
+        ("sqlite:///x.db?lock_timeout=hunter2", "lock_timeout"),
+    ],
+)
+def test_bad_urls_are_refused_without_echoing_them(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as caught:
+        open_store(url)
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with open_store(f"sqlite:///{path}?synchronous=full") as store:
+        await store.append(ga_events("c", 1), None)
+        with sqlite3.connect(path) as other:
+            assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert other.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+
+
+async def test_memory_store_works_and_keeps_nothing() -> None:
+    async with open_store("sqlite:///:memory:") as store:
+        receipt = await store.append(ga_events("c", 1, 2, 2), None)
+        assert (receipt.accepted, receipt.duplicates) == (2, 1)
+        [claim] = await store.claim_calls("o", 5, 30)
+        assert [p.id for p in await store.next_events(claim.call_id, 5)] == ["c/1", "c/2"]
+    async with open_store("sqlite:///:memory:") as fresh:
+        assert (await fresh.stats()).total == 0
+
+
+async def test_a_failed_transaction_fails_every_waiting_append(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with open_store(f"sqlite:///{path}?lock_timeout=0.2") as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        results = await asyncio.gather(
+            *(store.append(ga_events(f"c{i}", 1), None) for i in range(5)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, StoreError) for r in results), results
+        assert "hunter2" not in str(results[0])
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert (await store.stats()).total == 0
+        assert (await store.append(ga_events("c0", 1), None)).accepted == 1
+        assert await store.ready()
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with open_store(f"sqlite:///{path}"):
+        pass
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer"):
+        await open_store(f"sqlite:///{path}").open()
+
+
+async def test_an_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/missing-dir/log.db")
+    with pytest.raises(StoreError, match="cannot open the event log"):
+        await store.open()
+    assert not await store.ready()
+
+
+async def test_closed_store_refuses_writes(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/log.db")
+    await store.open()
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.append(ga_events("c", 1), None)
+    with pytest.raises(StoreError):
+        await store.open()
