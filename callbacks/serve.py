@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -21,10 +21,11 @@ from callbacks.auth import AllOf, Authenticator, NoAuthenticator, SecretAuthenti
 from callbacks.cli import ConfigError, env
 from callbacks.client import CallAutomationClient
 from callbacks.context import context_factory
-from callbacks.intake import InProcessIntake, Intake
+from callbacks.dispatch import DispatchConfig, Dispatcher, default_owner
 from callbacks.jwt_auth import DEFAULT_ISSUER, DEFAULT_JWKS_URL, JwksCache, JwtAuthenticator
 from callbacks.plugins import PluginError, load_routers
 from callbacks.routing import Router
+from callbacks.store import EventStore, open_store
 
 log = logging.getLogger("callbacks.serve")
 
@@ -65,6 +66,9 @@ class ServeConfig:
     connection_string: str | None = field(default=None, repr=False)
     api_style: str = "seed"
     store: str = "sqlite:///callbacks.db"
+    concurrency: int = 64
+    max_attempts: int = 5
+    replica_name: str = field(default_factory=default_owner)
     body_limit: int = DEFAULT_BODY_LIMIT
     max_events: int = DEFAULT_MAX_EVENTS
     log_level: str = "info"
@@ -123,7 +127,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="endpoint=...;accesskey=... of the Call Automation resource handlers act on",
     )
     parser.add_argument("--api-style", default=env("API_STYLE", defaults.api_style))
-    parser.add_argument("--store", default=env("STORE", defaults.store))
+    parser.add_argument(
+        "--store",
+        default=env("STORE", defaults.store),
+        help="event log URL: sqlite:///path (default ./callbacks.db; ?synchronous=full "
+        "survives power loss) or postgresql://...",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive_int,
+        default=env("CONCURRENCY", defaults.concurrency, _positive_int),
+        help="calls whose handlers run at once",
+    )
+    parser.add_argument(
+        "--max-attempts", type=_positive_int,
+        default=env("MAX_ATTEMPTS", defaults.max_attempts, _positive_int),
+        help="runs of a failing handler before its event is dead",
+    )
+    parser.add_argument(
+        "--replica-name", default=env("REPLICA_NAME", defaults.replica_name),
+        help="this process's name in claims (distinct per replica sharing a log)",
+    )
     parser.add_argument(
         "--body-limit", type=_positive_int,
         default=env("BODY_LIMIT", defaults.body_limit, _positive_int),
@@ -150,6 +173,9 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         connection_string=args.connection_string,
         api_style=args.api_style,
         store=args.store,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        replica_name=args.replica_name,
         body_limit=args.body_limit,
         max_events=args.max_events,
         log_level=args.log_level,
@@ -185,10 +211,14 @@ def _client(config: ServeConfig) -> CallAutomationClient | None:
         raise ConfigError(f"--connection-string: {exc}") from None
 
 
-def build_app(
-    config: ServeConfig, *, router: Router | None = None,
-    intake_factory: Callable[[Router, CallAutomationClient | None], Intake] | None = None,
-) -> Starlette:
+def _store(config: ServeConfig) -> EventStore:
+    try:
+        return open_store(config.store)
+    except ValueError as exc:
+        raise ConfigError(f"--store: {exc}") from None
+
+
+def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette:
     """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
     if router is None:
         try:
@@ -196,11 +226,13 @@ def build_app(
         except PluginError as exc:
             raise ConfigError(str(exc)) from None
     client = _client(config)
-    intake: Intake
-    if intake_factory is None:
-        intake = InProcessIntake(router, context_factory(client))
-    else:
-        intake = intake_factory(router, client)
+    intake = Dispatcher(
+        _store(config),
+        router,
+        context_factory(client),
+        DispatchConfig(concurrency=config.concurrency, max_attempts=config.max_attempts),
+        owner=config.replica_name,
+    )
 
     @contextlib.asynccontextmanager
     async def client_lifetime() -> AsyncIterator[object]:
