@@ -189,7 +189,7 @@ def test_bad_arguments_are_one_line_and_exit_2(
 ) -> None:
     if "--store" not in args:
         args = [*args, "--store", f"sqlite:///{log_path}"]
-    code, out, err = run(capsys, "events", *args)
+    code, _, err = run(capsys, "events", *args)
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
