@@ -1,0 +1,328 @@
+"""The durable intake: log events, then run their handlers in the background, per call in order.
+
+:class:`Dispatcher` is the :class:`~callbacks.intake.Intake` the endpoint uses with an event log:
+``submit`` returns after the commit, then wakes the dispatch loop. The loop claims calls with
+work (a lease per call, so PostgreSQL replicas can share a log), up to ``concurrency`` at once,
+and runs one worker per claimed call. A worker takes the call's unfinished events in log order
+and, for each, runs every matching handler that has not already succeeded on it:
+
+- all succeed -> ``done``; the worker moves on to the call's next event;
+- some fail -> ``failed``: the call is released with a backoff (its later events wait, other
+  calls do not), and on the next claim only the failed handlers run again;
+- still failing after ``max_attempts`` runs -> ``dead``, and the call's later events proceed.
+
+Delivery is at least once: a run cut short by a crash or a shutdown timeout is run again.
+Handlers make that safe with the REST client's deterministic repeatability ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import socket
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from callbacks.events import Event, parse_events
+from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
+from callbacks.routing import Route, Router, run_route
+from callbacks.store.base import (
+    ClaimLost,
+    EventStatus,
+    EventStore,
+    Outcome,
+    PendingEvent,
+    StoreError,
+)
+
+log = logging.getLogger("callbacks.dispatch")
+
+DISPATCH_HANDLER = "callbacks.dispatch"
+"""The handler name of an event the dispatcher itself could not parse or match (then dead)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchConfig:
+    """How the dispatcher runs handlers; times are in seconds."""
+
+    concurrency: int = 64
+    """Calls handled at once."""
+    max_attempts: int = 5
+    """Runs of an event before it is dead."""
+    backoff: float = 1.0
+    """Delay before the first retry; doubled (``backoff_factor``) for each further one."""
+    backoff_factor: float = 2.0
+    backoff_max: float = 300.0
+    handler_timeout: float | None = 300.0
+    """A handler still running after this fails with TimeoutError (None: no limit)."""
+    lease: float = 30.0
+    """How long a claim lasts unless renewed; a dead owner's calls are taken over after it."""
+    poll_interval: float = 1.0
+    """Fallback look for work (backoffs that ended, events logged by other processes)."""
+    stop_timeout: float = 10.0
+    """How long ``stop`` lets in-flight handler runs finish before cancelling them."""
+    batch: int = 64
+    """Events read from the log at a time per call."""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.max_attempts < 1 or self.batch < 1:
+            raise ValueError("concurrency, max_attempts and batch must be at least 1")
+        if min(self.backoff, self.lease, self.poll_interval, self.stop_timeout) <= 0:
+            raise ValueError("backoff, lease, poll_interval and stop_timeout must be positive")
+        if self.backoff_factor < 1 or self.backoff_max < self.backoff:
+            raise ValueError("backoff_factor must be >= 1 and backoff_max >= backoff")
+        if self.handler_timeout is not None and self.handler_timeout <= 0:
+            raise ValueError("handler_timeout must be positive or None")
+
+    def retry_delay(self, attempts: int) -> float:
+        """The backoff after the ``attempts``-th failed run."""
+        exponent = min(attempts - 1, 64)
+        return min(self.backoff * math.pow(self.backoff_factor, exponent), self.backoff_max)
+
+
+def default_owner() -> str:
+    """This process's claim owner name: the host name (one dispatcher per host and log).
+
+    A restart under the same name takes back its own claims at once (``recover``); replicas
+    sharing a host must be given distinct names.
+    """
+    return socket.gethostname() or "callbacks"
+
+
+class Dispatcher:
+    """Event-log intake: durable ``submit``, background per-call dispatch with retries."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        router: Router,
+        make_context: ContextFactory,
+        config: DispatchConfig | None = None,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or DispatchConfig()
+        self.owner = owner or default_owner()
+        self._router = router
+        self._make_context = make_context
+        self._wake = asyncio.Event()
+        self._workers: dict[str | None, asyncio.Task[None]] = {}
+        self._timers: list[asyncio.TimerHandle] = []
+        self._loop_task: asyncio.Task[None] | None = None
+        self._renew_task: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._stopping = False
+        self._stopped = False
+
+    # -- the Intake protocol --
+
+    async def start(self) -> None:
+        """Open the log, take back this owner's stale claims, start dispatching."""
+        if self._loop_task is not None or self._stopped:
+            raise RuntimeError("a Dispatcher starts once")
+        await self.store.open()
+        recovered = await self.store.recover(self.owner)
+        if recovered:
+            log.info("took back %d call(s) left claimed by an earlier run", recovered)
+        self._accepting = True
+        self._loop_task = asyncio.create_task(self._dispatch_loop(), name="callbacks-dispatch")
+        self._renew_task = asyncio.create_task(self._renew_loop(), name="callbacks-leases")
+
+    async def submit(self, events: Sequence[Event], path_context: str | None) -> Receipt:
+        """Log ``events``; return after the commit (duplicates counted, not stored)."""
+        if not self._accepting:
+            raise IntakeUnavailable("not accepting events (starting or shutting down)")
+        try:
+            receipt = await self.store.append(events, path_context)
+        except StoreError as exc:
+            raise IntakeUnavailable(str(exc)) from None
+        if receipt.accepted:
+            self._wake.set()
+        return receipt
+
+    async def ready(self) -> bool:
+        """Accepting, and the log can take writes."""
+        return self._accepting and await self.store.ready()
+
+    async def stop(self) -> None:
+        """Refuse new events, let running handlers finish (up to ``stop_timeout``), release
+        every call that is not finished, close the log. Unfinished events stay pending."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._accepting = False
+        self._stopping = True
+        self._wake.set()
+        for timer in self._timers:
+            timer.cancel()
+        if self._loop_task is not None:
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        workers = list(self._workers.values())
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=self.config.stop_timeout)
+            for task in late:
+                log.warning("cancelling a handler run still going at shutdown; it will rerun")
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        if self._renew_task is not None:
+            self._renew_task.cancel()
+            await asyncio.gather(self._renew_task, return_exceptions=True)
+        try:
+            await self.store.release_all(self.owner)
+        except StoreError as exc:
+            log.warning("could not release claims at shutdown (they expire): %s", exc)
+        await self.store.close()
+
+    # -- background work --
+
+    def wake(self) -> None:
+        """Look for work now (events logged by another process, a retry from the CLI)."""
+        self._wake.set()
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            free = self.config.concurrency - len(self._workers)
+            if free > 0:
+                try:
+                    claims = await self.store.claim_calls(self.owner, free, self.config.lease)
+                except StoreError as exc:
+                    log.warning("cannot claim calls now: %s", exc)
+                    claims = []
+                for claim in claims:
+                    if self._stopping:  # claimed while stopping: stop() releases them
+                        break
+                    self._spawn(claim.call_id)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.poll_interval):
+                    await self._wake.wait()
+
+    def _spawn(self, call_id: str | None) -> None:
+        task = asyncio.create_task(self._work(call_id), name=f"callbacks-call-{call_id}")
+        self._workers[call_id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._workers.pop(call_id, None)
+            self._wake.set()  # a slot is free
+
+        task.add_done_callback(done)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.lease / 3)
+            if not self._workers:
+                continue
+            try:
+                lost = await self.store.renew(self.owner, list(self._workers), self.config.lease)
+            except StoreError as exc:
+                log.warning("cannot renew call leases: %s", exc)
+                continue
+            for call_id in lost:
+                log.warning("lost the claim on call %s; its next write is refused", call_id)
+
+    async def _work(self, call_id: str | None) -> None:
+        """Run the call's events in order until none is left, one needs a backoff, or stop."""
+        not_before: float | None = None
+        try:
+            while not self._stopping and not_before is None:
+                batch = await self.store.next_events(call_id, self.config.batch)
+                if not batch:
+                    break
+                for item in batch:
+                    if self._stopping:
+                        break
+                    delay = await self._run_event(item)
+                    if delay is not None:
+                        not_before = time.time() + delay
+                        self._wake_later(delay)
+                        break
+            more = await self.store.release(self.owner, call_id, not_before=not_before)
+        except ClaimLost as exc:
+            log.warning("stopped work on call %s: %s", call_id, exc)
+            return
+        except StoreError as exc:
+            log.error("event log error on call %s: %s", call_id, exc)
+            with contextlib.suppress(StoreError):  # else the lease expires and it is retaken
+                await self.store.release(self.owner, call_id)
+            return
+        if more and not_before is None:
+            self._wake.set()
+
+    def _wake_later(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers = [t for t in self._timers if t.when() > loop.time()]
+        self._timers.append(loop.call_later(delay, self._wake.set))
+
+    async def _run_event(self, item: PendingEvent) -> float | None:
+        """Run the handlers still owed on ``item``, record it; the retry delay if it failed."""
+        try:
+            event = parse_events(item.raw)[0]
+            routes = self._router.match(event)
+        except Exception as exc:  # the log holds it, but this program cannot read it any more
+            log.error("event %s cannot be dispatched: %s", item.id, exc)
+            outcome = Outcome(DISPATCH_HANDLER, item.attempts + 1, _error(exc), 0.0, _now())
+            await self.store.finish(self.owner, item.seq, EventStatus.DEAD, [outcome])
+            return None
+        succeeded = {o.handler for o in item.outcomes if o.ok}
+        runs = Counter(o.handler for o in item.outcomes)
+        outcomes: list[Outcome] = []
+        for name, route in _named(routes):
+            if name in succeeded:
+                continue
+            attempt = runs[name] + 1
+            error, duration = await self._run_handler(route, event, attempt, item.path_context)
+            outcomes.append(Outcome(name, attempt, error, duration, _now()))
+        attempts = item.attempts + 1
+        if all(o.ok for o in outcomes):
+            status = EventStatus.DONE
+        elif attempts >= self.config.max_attempts:
+            status = EventStatus.DEAD
+            log.error("event %s (%s) is dead after %d runs", item.id, event.type, attempts)
+        else:
+            status = EventStatus.FAILED
+        await self.store.finish(self.owner, item.seq, status, outcomes)
+        return self.config.retry_delay(attempts) if status is EventStatus.FAILED else None
+
+    async def _run_handler(
+        self, route: Route, event: Event, attempt: int, path_context: str | None
+    ) -> tuple[str | None, float]:
+        """(error or None, duration) of one handler run; never raises but for cancellation."""
+        started = time.perf_counter()
+        try:
+            ctx = self._make_context(event, route, attempt, path_context)
+        except Exception as exc:
+            log.exception("building the context for %s on %s failed", route.name, event.identity)
+            return _error(exc), time.perf_counter() - started
+        try:
+            async with asyncio.timeout(self.config.handler_timeout):
+                outcome = await run_route(route, event, ctx)
+        except TimeoutError:
+            log.error("handler %s timed out on event %s", route.name, event.identity)
+            limit = self.config.handler_timeout
+            return f"TimeoutError: still running after {limit} s", time.perf_counter() - started
+        return outcome.error, outcome.duration
+
+
+def _named(routes: Sequence[Route]) -> list[tuple[str, Route]]:
+    """Routes keyed by handler name; a handler registered twice gets ``#2``, ``#3``..."""
+    seen: Counter[str] = Counter()
+    named = []
+    for route in routes:
+        seen[route.name] += 1
+        count = seen[route.name]
+        named.append((route.name if count == 1 else f"{route.name}#{count}", route))
+    return named
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
