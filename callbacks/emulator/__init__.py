@@ -1,0 +1,28 @@
+"""A local Call Automation emulator: the seed's REST API, simulated calls, realistic callbacks.
+
+Run it with ``callbacks emulate``, or in-process with :func:`serve_emulator`; embed the ASGI
+app with :func:`create_emulator`. The scenario format and the control API are documented in
+``docs/emulator.md``.
+"""
+
+from callbacks.emulator.app import create_emulator, emulator_of
+from callbacks.emulator.config import DeliveryConfig, EmulatorConfig, FaultConfig
+from callbacks.emulator.emulator import Emulator
+from callbacks.emulator.scenario import CalleeScript, Scenario, load_scenario, parse_scenario
+from callbacks.emulator.server import RunningEmulator, serve_asgi, serve_emulator
+
+__all__ = [
+    "CalleeScript",
+    "DeliveryConfig",
+    "Emulator",
+    "EmulatorConfig",
+    "FaultConfig",
+    "RunningEmulator",
+    "Scenario",
+    "create_emulator",
+    "emulator_of",
+    "load_scenario",
+    "parse_scenario",
+    "serve_asgi",
+    "serve_emulator",
+]

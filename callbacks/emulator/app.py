@@ -1,0 +1,73 @@
+"""The emulator's Starlette application: REST API, control API, and the shared HTTP client."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from callbacks.emulator.config import EmulatorConfig
+from callbacks.emulator.control import control_routes
+from callbacks.emulator.emulator import Emulator
+from callbacks.emulator.errors import EmulatorError, MethodNotAllowed, NotFound, error_response
+from callbacks.emulator.rest import rest_routes
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (unknown path, wrong method) in the service's ``{"code", "message"}`` form."""
+    assert isinstance(exc, HTTPException)
+    error: EmulatorError
+    if exc.status_code == 404:
+        error = NotFound(f"no such resource: {request.url.path}")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    else:
+        error = EmulatorError(str(exc.detail))
+        error.status = exc.status_code
+        error.code = "HttpError"
+    return error_response(error)
+
+
+def create_emulator(
+    config: EmulatorConfig, *, callback_transport: httpx2.AsyncBaseTransport | None = None
+) -> Starlette:
+    """The emulator as an ASGI app; its state is ``app.state.emulator`` (an :class:`Emulator`).
+
+    ``callback_transport`` replaces the network for callbacks (tests pass a MockTransport).
+    """
+    emulator = Emulator(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with httpx2.AsyncClient(
+            transport=callback_transport,
+            timeout=config.delivery.timeout,
+            follow_redirects=False,
+            trust_env=False,
+        ) as client:
+            emulator.start(client)
+            try:
+                yield
+            finally:
+                await emulator.stop()
+
+    app = Starlette(
+        routes=[*rest_routes(), *control_routes()],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.emulator = emulator
+    return app
+
+
+def emulator_of(app: Starlette) -> Emulator:
+    """The :class:`Emulator` behind an app made by :func:`create_emulator`."""
+    emulator = app.state.emulator
+    if not isinstance(emulator, Emulator):
+        raise TypeError("this app was not made by create_emulator")
+    return emulator

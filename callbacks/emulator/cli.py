@@ -1,0 +1,276 @@
+"""``callbacks emulate``: serve the emulator under uvicorn.
+
+Every option can also be set as ``CALLBACKS_EMULATOR_<OPTION>`` (``--answer-delay`` is
+``CALLBACKS_EMULATOR_ANSWER_DELAY``; ``CALLBACKS_EMULATOR_CALLEE`` holds a JSON object or a
+list of them). A command-line option wins over its variable. A bad value is reported as one
+line naming the option or the variable, with exit status 2. Without an access key a random one
+is generated and printed with a ready connection string.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from callbacks.emulator.app import create_emulator
+from callbacks.emulator.config import DeliveryConfig, EmulatorConfig, FaultConfig
+from callbacks.emulator.scenario import CalleeScript, Scenario, load_scenario, parse_callee
+from callbacks.emulator.server import bind_socket, url_of, uvicorn_config
+from callbacks.hmac import decode_key
+
+ENV_PREFIX = "CALLBACKS_EMULATOR_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+class OptionError(ValueError):
+    """A bad option value; the message names the option or the environment variable."""
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected a non-negative number of seconds")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError("expected a probability between 0 and 1")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("expected a non-negative integer")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("expected a port number from 0 to 65535 (0: any free port)")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text.lower()
+
+    return convert
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    flag: str
+    default: str | None
+    convert: Callable[[str], Any]
+    help: str
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def variable(self) -> str:
+        return ENV_PREFIX + self.dest.upper()
+
+
+OPTIONS = (
+    _Option("--host", "127.0.0.1", str, "interface to listen on"),
+    _Option("--port", "8089", _port, "port to listen on (0: any free port)"),
+    _Option("--access-key", None, decode_key, "base64 access key (default: a random one)"),
+    _Option("--scenario", None, load_scenario, "JSON or TOML file scripting the callees"),
+    _Option("--answer-delay", "0.5", _seconds, "seconds a callee rings before answering"),
+    _Option("--play-duration", "2.0", _seconds, "seconds a prompt plays"),
+    _Option("--ring-timeout", "30", _seconds, "seconds before an unanswered callee gives up"),
+    _Option("--tone-interval", "0.1", _seconds, "seconds between the tones of one press"),
+    _Option("--event-ids", "uuid", _choice("uuid", "null"), "callback ids: uuid or null"),
+    _Option("--rate-429", "0", _rate, "share of REST requests answered 429"),
+    _Option("--rate-500", "0", _rate, "share of REST requests answered 500"),
+    _Option("--retry-after", "1", _count, "Retry-After seconds of a 429"),
+    _Option("--latency", "0", _seconds, "seconds added to every REST answer"),
+    _Option("--latency-jitter", "0", _seconds, "up to this many more seconds, at random"),
+    _Option("--duplicate-rate", "0", _rate, "share of callbacks delivered twice"),
+    _Option("--reorder-rate", "0", _rate, "share of callbacks held back (reorders calls)"),
+    _Option("--reorder-delay", "0.5", _seconds, "longest hold of a held-back callback"),
+    _Option("--seed", None, int, "seed of the fault random generator"),
+    _Option("--delivery-attempts", "8", _count, "attempts per callback"),
+    _Option("--delivery-backoff", "0.5", _seconds, "seconds before the first retry"),
+    _Option("--delivery-max-backoff", "10", _seconds, "longest wait between retries"),
+    _Option("--delivery-timeout", "10", _seconds, "seconds to wait for the receiver"),
+    _Option("--log-level", "warning", _choice(*LOG_LEVELS), "log level"),
+)
+_BY_DEST = {option.dest: option for option in OPTIONS}
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``callbacks emulate``."""
+    parser = subparsers.add_parser(
+        "emulate",
+        help="run a local Call Automation emulator",
+        description="Serve the Call Automation REST API locally, run simulated calls and post "
+        "their callbacks. Every option can also be set as CALLBACKS_EMULATOR_<OPTION>.",
+    )
+    for option in OPTIONS:
+        default = f" (default {option.default})" if option.default is not None else ""
+        parser.add_argument(option.flag, help=option.help + default)
+    parser.add_argument(
+        "--callee",
+        action="append",
+        metavar="JSON",
+        help='a scripted callee, e.g. \'{"match": "+14251001000", "press": '
+        '[{"tones": "1", "after_prompt": 1}]}\' (repeatable; ahead of --scenario entries)',
+    )
+    parser.set_defaults(func=run)
+
+
+def _value(args: argparse.Namespace, dest: str) -> Any:
+    option = _BY_DEST[dest]
+    given: str | None = getattr(args, dest, None)
+    source = option.flag
+    if given is None:
+        given = os.environ.get(option.variable) or None
+        source = option.variable
+    if given is None:
+        if option.default is None:
+            return None
+        given, source = option.default, option.flag
+    try:
+        return option.convert(given)
+    except ValueError as exc:
+        raise OptionError(f"{source}: {exc}") from None
+
+
+def _callees(args: argparse.Namespace) -> list[CalleeScript]:
+    texts: list[tuple[str, str]] = [("--callee", text) for text in args.callee or []]
+    variable = ENV_PREFIX + "CALLEE"
+    if not texts and os.environ.get(variable):
+        texts = [(variable, os.environ[variable])]
+    scripts: list[CalleeScript] = []
+    for source, text in texts:
+        try:
+            data = json.loads(text)
+            items = data if isinstance(data, list) else [data]
+            for item in items:
+                if not isinstance(item, dict):
+                    raise ValueError("expected a JSON object")
+                scripts.append(parse_callee(item))
+        except ValueError as exc:
+            raise OptionError(f"{source}: {exc}") from None
+    return scripts
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[EmulatorConfig, bool]:
+    """The configuration the options describe, and whether the access key was generated."""
+    key: bytes | None = _value(args, "access_key")
+    generated = key is None
+    if key is None:
+        key = secrets.token_bytes(32)
+    scenario: Scenario = _value(args, "scenario") or Scenario()
+    callees = _callees(args)
+    if callees:
+        scenario = Scenario(default=scenario.default, callees=[*callees, *scenario.callees])
+    try:
+        faults = FaultConfig(
+            **{
+                name: _value(args, name)
+                for name in (
+                    "rate_429",
+                    "rate_500",
+                    "retry_after",
+                    "latency",
+                    "latency_jitter",
+                    "duplicate_rate",
+                    "reorder_rate",
+                    "reorder_delay",
+                    "seed",
+                )
+            }
+        )
+        delivery = DeliveryConfig(
+            max_attempts=_value(args, "delivery_attempts"),
+            backoff=_value(args, "delivery_backoff"),
+            max_backoff=_value(args, "delivery_max_backoff"),
+            timeout=_value(args, "delivery_timeout"),
+        )
+        config = EmulatorConfig(
+            access_key=key,
+            answer_delay=_value(args, "answer_delay"),
+            play_duration=_value(args, "play_duration"),
+            ring_timeout=_value(args, "ring_timeout"),
+            tone_interval=_value(args, "tone_interval"),
+            event_ids=_value(args, "event_ids"),
+            scenario=scenario,
+            faults=faults,
+            delivery=delivery,
+        )
+    except OptionError:
+        raise
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    return config, generated
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; 0 on a clean stop, 2 on bad options, 1 if the port is taken."""
+    try:
+        config, generated = config_from_args(args)
+        host: str = _value(args, "host")
+        port: int = _value(args, "port")
+        log_level: str = _value(args, "log_level")
+    except OptionError as exc:
+        print(f"callbacks emulate: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        print(
+            f"callbacks emulate: error: cannot listen on {host}:{port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    url = url_of(sock, host)
+    key = base64.b64encode(config.access_key).decode("ascii")
+    print(f"Call Automation emulator listening on {url}")
+    if generated:
+        print(f"  access key (generated): {key}")
+        print(f"  connection string: endpoint={url};accesskey={key}")
+    else:
+        print(f"  connection string: endpoint={url};accesskey=<your --access-key>")
+    print(f"  control API: {url}/emulator/calls  (docs/emulator.md)", flush=True)
+    app = create_emulator(config)
+    server = uvicorn.Server(
+        uvicorn_config(app, log_level, access_log=log_level in ("info", "debug"))
+    )
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal under the handler
+    # installed before it started; with no-op handlers the re-raise does nothing and we exit 0.
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+    return 0
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A signal handler that does nothing (see :func:`run`)."""

@@ -1,0 +1,256 @@
+"""The seed's REST operations, under the seed's paths and the 2021 specification's.
+
+Seed form: ``/calls``, ``/calls/{callId}/Hangup|PlayAudio|CancelMediaProcessing``,
+``/calls/{callId}/participants[/{participantId}]``; create-call answers 200.
+2021 form: the same under ``/calling`` with ``?api-version=2021-04-15-preview1``; create-call
+answers 201 and requires ``source``. Action names match case-insensitively.
+
+Every request goes through one pipeline: added latency, body size limit, HMAC verification,
+api-version, repeatability headers, injected faults (before anything executes), then the
+operation under the repeatability cache. Each request is recorded in the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from callbacks.emulator.emulator import Emulator
+from callbacks.emulator.errors import (
+    BadRequest,
+    EmulatorError,
+    InjectedFault,
+    NotFound,
+    PayloadTooLarge,
+    error_response,
+)
+from callbacks.emulator.journal import RequestRecord
+from callbacks.emulator.repeatability import request_id
+from callbacks.emulator.schemas import (
+    CancelMediaBody,
+    CreateCallBody,
+    EmptyBody,
+    InviteBody,
+    PlayAudioBody,
+    parse_body,
+)
+from callbacks.emulator.signature import path_and_query, verify_request
+from callbacks.hmac import content_hash
+
+API_VERSIONS = frozenset({"2021-04-15-preview1"})
+ACCEPTED_INFO = {"code": 202, "subcode": 0, "message": "Action is accepted."}
+
+
+class Form(StrEnum):
+    """Which path form a request used."""
+
+    SEED = "seed"
+    SPEC_2021 = "2021"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One REST request as an operation sees it."""
+
+    emulator: Emulator
+    request: Request
+    body: bytes
+    form: Form
+    record: RequestRecord
+
+    @property
+    def call_id(self) -> str:
+        """The ``{callId}`` path parameter."""
+        return str(self.request.path_params["call_id"])
+
+
+Operation = Callable[[Exchange], Response]
+
+
+def _accepted() -> Response:
+    # the seed answers 202 with a JSON content type and no body
+    return Response(b"", 202, media_type="application/json")
+
+
+def create_call(ex: Exchange) -> Response:
+    """``POST /calls``: 200 (seed) or 201 (2021) ``{"callLegId"}``; the targets start ringing."""
+    body = parse_body(CreateCallBody, ex.body)
+    if ex.form is Form.SPEC_2021 and body.source is None:
+        raise BadRequest("source: field required")
+    call = ex.emulator.create_call(body)
+    ex.record.call_id = call.id
+    status = 201 if ex.form is Form.SPEC_2021 else 200
+    return JSONResponse({"callLegId": call.id}, status_code=status)
+
+
+def hang_up(ex: Exchange) -> Response:
+    """``POST /calls/{callId}/Hangup``: 202; the call ends for everyone."""
+    call = ex.emulator.call(ex.call_id)
+    parse_body(EmptyBody, ex.body, allow_empty=True)
+    call.hang_up()
+    return _accepted()
+
+
+def play_audio(ex: Exchange) -> Response:
+    """``POST /calls/{callId}/PlayAudio``: 202 ``{"id", "status": "notStarted", ...}``."""
+    call = ex.emulator.call(ex.call_id)
+    body = parse_body(PlayAudioBody, ex.body)
+    ex.record.operation_context = body.operation_context
+    play = call.play(body.audio_file_uri, body.loop, body.operation_context)
+    return JSONResponse(
+        {
+            "id": play.id,
+            "status": "notStarted",
+            "operationContext": body.operation_context,
+            "resultInfo": ACCEPTED_INFO,
+        },
+        status_code=202,
+    )
+
+
+def cancel_media(ex: Exchange) -> Response:
+    """``POST /calls/{callId}/CancelMediaProcessing``: 202; running prompts end with 400/8508."""
+    call = ex.emulator.call(ex.call_id)
+    body = parse_body(CancelMediaBody, ex.body, allow_empty=True)
+    ex.record.operation_context = body.operation_context
+    call.cancel_media()
+    return JSONResponse(
+        {
+            "id": str(uuid.uuid4()),
+            "status": "notStarted",
+            "operationContext": body.operation_context,
+            "resultInfo": ACCEPTED_INFO,
+        },
+        status_code=202,
+    )
+
+
+def invite(ex: Exchange) -> Response:
+    """``POST /calls/{callId}/participants``: 202; each invitee rings."""
+    call = ex.emulator.call(ex.call_id)
+    body = parse_body(InviteBody, ex.body)
+    ex.record.operation_context = body.operation_context
+    call.invite(body.participants, body.operation_context)
+    return _accepted()
+
+
+def remove(ex: Exchange) -> Response:
+    """``DELETE /calls/{callId}/participants/{participantId}``: 202; ParticipantsUpdated follows."""
+    call = ex.emulator.call(ex.call_id)
+    call.remove(str(ex.request.path_params["participant_id"]))
+    return _accepted()
+
+
+def _unknown(ex: Exchange) -> Response:
+    raise NotFound(f"no such operation: {ex.request.url.path}")
+
+
+_CALL_ACTIONS: dict[str, tuple[str, Operation]] = {
+    "hangup": ("hang_up", hang_up),
+    "playaudio": ("play_audio", play_audio),
+    "cancelmediaprocessing": ("cancel_media_processing", cancel_media),
+    "participants": ("invite_participants", invite),
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body: larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_api_version(request: Request, form: Form) -> None:
+    if form is Form.SEED:
+        return
+    version = request.query_params.get("api-version")
+    if not version:
+        raise BadRequest("api-version: query parameter required", code="MissingApiVersionParameter")
+    if version not in API_VERSIONS:
+        supported = ", ".join(sorted(API_VERSIONS))
+        raise BadRequest(
+            f"api-version: {version!r} is not supported; use {supported}",
+            code="UnsupportedApiVersion",
+        )
+
+
+async def serve(request: Request, name: str, operation: Operation, form: Form) -> Response:
+    """Run one REST operation through the whole pipeline and record it."""
+    emulator: Emulator = request.app.state.emulator
+    target = path_and_query(request)
+    record = emulator.journal.request(request.method, target, name, form.value)
+    record.call_id = request.path_params.get("call_id")
+    try:
+        latency = emulator.faults.latency()
+        if latency:
+            await asyncio.sleep(latency)
+        body = await _read_body(request, emulator.config.max_body_bytes)
+        config = emulator.config
+        verify_request(
+            request, body, config.access_key, max_skew=config.max_clock_skew, now=datetime.now(UTC)
+        )
+        _check_api_version(request, form)
+        key = request_id(request.headers)
+        record.repeatability_id = key
+        emulator.faults.check_request()
+        exchange = Exchange(emulator, request, body, form, record)
+
+        async def execute() -> Response:
+            try:
+                return operation(exchange)
+            except EmulatorError as exc:
+                record.error = exc.code
+                raise
+
+        fingerprint = f"{request.method} {request.url.path.lower()} {content_hash(body)}"
+        response, record.replayed = await emulator.repeatability.run(key, fingerprint, execute)
+    except EmulatorError as exc:
+        if isinstance(exc, InjectedFault):
+            record.fault = exc.status
+        record.error = exc.code
+        response = error_response(exc)
+    record.status = response.status_code
+    return response
+
+
+def _endpoints(form: Form) -> list[BaseRoute]:
+    async def create(request: Request) -> Response:
+        return await serve(request, "create_call", create_call, form)
+
+    async def call_action(request: Request) -> Response:
+        action = str(request.path_params["action"]).lower()
+        name, operation = _CALL_ACTIONS.get(action, ("unknown", _unknown))
+        return await serve(request, name, operation, form)
+
+    async def participant(request: Request) -> Response:
+        if str(request.path_params["collection"]).lower() != "participants":
+            return await serve(request, "unknown", _unknown, form)
+        return await serve(request, "remove_participant", remove, form)
+
+    prefix = "/calling" if form is Form.SPEC_2021 else ""
+    return [
+        Route(f"{prefix}/calls", create, methods=["POST"]),
+        Route(f"{prefix}/calls/{{call_id}}/{{action}}", call_action, methods=["POST"]),
+        Route(
+            f"{prefix}/calls/{{call_id}}/{{collection}}/{{participant_id}}",
+            participant,
+            methods=["DELETE"],
+        ),
+    ]
+
+
+def rest_routes() -> list[BaseRoute]:
+    """The REST API's routes, in both path forms."""
+    return [*_endpoints(Form.SEED), *_endpoints(Form.SPEC_2021)]

@@ -1,0 +1,111 @@
+"""Run the emulator (or any ASGI app) under uvicorn on a real socket, in the current loop.
+
+For tests, ``callbacks demo`` and embedding::
+
+    async with serve_emulator(config) as running:      # a free port on 127.0.0.1
+        client = CallClient(running.connection_string)
+        ...
+        await running.emulator.delivery.wait_idle(5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx2
+import uvicorn
+
+from callbacks.emulator.app import create_emulator, emulator_of
+from callbacks.emulator.config import EmulatorConfig
+from callbacks.emulator.emulator import Emulator
+
+
+@dataclass(frozen=True, slots=True)
+class RunningEmulator:
+    """An emulator serving on ``url``."""
+
+    url: str
+    emulator: Emulator
+    access_key: bytes = field(repr=False)
+
+    @property
+    def connection_string(self) -> str:
+        """``endpoint=<url>;accesskey=<base64 key>``, ready for a REST client."""
+        key = base64.b64encode(self.access_key).decode("ascii")
+        return f"endpoint={self.url};accesskey={key}"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); port 0 picks a free one. Raises ``OSError``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str) -> str:
+    """``http://host:port`` for a bound socket (a wildcard host shown as loopback)."""
+    port = sock.getsockname()[1]
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def uvicorn_config(
+    app: object, log_level: str = "warning", *, access_log: bool = False
+) -> uvicorn.Config:
+    """uvicorn settings shared by the CLI and :func:`serve_emulator`."""
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        log_level=log_level,
+        lifespan="on",
+        ws="none",
+        access_log=access_log,
+        timeout_graceful_shutdown=2,
+    )
+
+
+@contextlib.asynccontextmanager
+async def serve_asgi(app: object, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve any ASGI ``app`` under uvicorn until the block exits; yields its base URL."""
+    sock = bind_socket(host, port)
+    server = uvicorn.Server(uvicorn_config(app))
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                await task
+                raise RuntimeError("the server stopped while starting")
+            await asyncio.sleep(0.005)
+        yield url_of(sock, host)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_emulator(
+    config: EmulatorConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    callback_transport: httpx2.AsyncBaseTransport | None = None,
+) -> AsyncIterator[RunningEmulator]:
+    """Serve an emulator until the block exits; yields its URL and state."""
+    app = create_emulator(config, callback_transport=callback_transport)
+    async with serve_asgi(app, host=host, port=port) as url:
+        yield RunningEmulator(url, emulator_of(app), config.access_key)
