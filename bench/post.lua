@@ -26,6 +26,11 @@ local function event(n)
     thread_id, n, call, call, call, padding)
 end
 
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if delay_ms > 0 then
+  delay = function() return delay_ms end
+end
+
 request = function()
   local parts = {}
   for _ = 1, batch do

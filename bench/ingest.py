@@ -1,0 +1,245 @@
+"""Ingest benchmark: the ceiling, our durable receiver, and a naive receiver, in one run.
+
+    python bench/ingest.py [--duration 10] [--soak 60] [--json results.json]
+
+Needs wrk (Debian: ``apt-get install wrk``). Each server runs as its own process under
+uvicorn with uvloop and httptools; wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
+connections, single events and 10-event arrays. Reported per run: requests/s, events/s, ack
+latency p50/p99, peak RSS; for ours also dispatch lag (commit to handler start, p50/p99, read
+back from the log: outcome finish - duration - received). Then ours at about half its
+measured maximum (wrk with a per-request delay), and a soak that samples RSS for ``--soak`` s.
+
+Compare ratios measured in one sitting, not absolutes: this machine is noisy (±10-20 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "post.lua"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server process under test, with an RSS sampler."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    rss_samples: list[tuple[float, int]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv, cwd=ROOT, env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx2.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{self.name} did not start")
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(1.0):
+            rss = _status_kib(self.process, "VmRSS")
+            if rss:
+                self.rss_samples.append((time.monotonic() - started, rss))
+
+    def peak_rss_mib(self) -> float:
+        return _status_kib(self.process, "VmHWM") / 1024
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+
+def _status_kib(process: subprocess.Popen[bytes] | None, key: str) -> int:
+    if process is None:
+        return 0
+    try:
+        text = Path(f"/proc/{process.pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def wrk(port: int, seconds: float, batch: int, *, delay_ms: float = 0) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_BATCH": str(batch), "BENCH_DELAY_MS": str(delay_ms),
+           "BENCH_PATH": "/api/callbacks"}
+    result = subprocess.run(
+        ["wrk", "-t2", "-c64", f"-d{int(seconds)}s", "--latency", "-s", str(LUA),
+         f"http://127.0.0.1:{port}"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("BENCH_JSON "))
+    stats: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    stats["rps"] = stats["requests"] / stats["seconds"]
+    stats["eps"] = stats["rps"] * batch
+    return stats
+
+
+def servers(workdir: Path) -> dict[str, Server]:
+    uvicorn = [str(BIN / "uvicorn"), "--loop", "uvloop", "--http", "httptools",
+               "--no-access-log", "--log-level", "warning"]
+    ports = {name: free_port() for name in ("bare", "ours", "naive")}
+    return {
+        "bare": Server("bare", [*uvicorn, "bench.baselines:bare", "--port", str(ports["bare"])],
+                       {}, ports["bare"]),
+        "ours": Server(
+            "ours",
+            [str(BIN / "callbacks"), "serve", "--port", str(ports["ours"]), "--auth", "none",
+             "--handlers", "bench.noop:router", "--log-level", "warning",
+             "--store", f"sqlite:///{workdir / 'ours.db'}"],
+            {"PYTHONPATH": str(ROOT)}, ports["ours"],
+        ),
+        "naive": Server(
+            "naive", [*uvicorn, "bench.baselines:naive", "--port", str(ports["naive"])],
+            {"NAIVE_DB": str(workdir / "naive.db"), "NAIVE_SYNCHRONOUS": "normal"},
+            ports["naive"],
+        ),
+    }
+
+
+async def dispatch_lag(db: Path, since: datetime) -> dict[str, float]:
+    """Commit-to-handler-start lag of the events received since ``since``, from the log."""
+    from callbacks.store import EventFilter, open_store
+
+    lags: list[float] = []
+    pending = 1
+    async with open_store(f"sqlite:///{db}") as store:
+        for _ in range(600):  # wait for the dispatcher to drain (it runs after the load)
+            stats = await store.stats()
+            pending = stats.by_status.get("pending", 0) + stats.by_status.get("failed", 0)
+            if pending == 0:
+                break
+            await asyncio.sleep(0.5)
+        async for record in store.list_events(EventFilter(since=since)):
+            if record.outcomes:
+                first = record.outcomes[0]
+                started = first.finished_at.timestamp() - first.duration
+                lags.append(started - record.received_at.timestamp())
+    lags.sort()
+    if not lags:
+        return {"events": 0}
+    return {
+        "events": len(lags),
+        "p50_ms": lags[len(lags) // 2] * 1000,
+        "p99_ms": lags[int(len(lags) * 0.99)] * 1000,
+        "undispatched": pending,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--soak", type=float, default=60)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for name, server in servers(workdir).items():
+            server.start()
+            try:
+                wrk(server.port, 2, 1)  # warm-up
+                began = datetime.now(UTC)
+                for batch in (1, 10):
+                    results[f"{name}/batch{batch}"] = wrk(server.port, args.duration, batch)
+                    print(f"{name:>6} batch {batch:>2}: {results[f'{name}/batch{batch}']}",
+                          flush=True)
+                if name == "ours":
+                    db = workdir / "ours.db"
+                    results["ours/lag_full_load"] = asyncio.run(dispatch_lag(db, began))
+                    half = results["ours/batch1"]["rps"] / 2
+                    # 64 connections, each waiting delay after its answer: ~64000/delay req/s.
+                    delay = 64_000 / half
+                    began = datetime.now(UTC)
+                    results["ours/half_load"] = wrk(server.port, args.duration, 1, delay_ms=delay)
+                    results["ours/lag_half_load"] = asyncio.run(dispatch_lag(db, began))
+                    print(f"  half load: {results['ours/half_load']}", flush=True)
+                    print(f"  lag (half load): {results['ours/lag_half_load']}", flush=True)
+                    if args.soak:
+                        server.rss_samples.clear()
+                        results["ours/soak"] = wrk(server.port, args.soak, 1)
+                        samples = [rss for _, rss in server.rss_samples]
+                        results["ours/soak_rss_mib"] = {
+                            "first_10s_max": max(samples[:10]) / 1024,
+                            "last_10s_max": max(samples[-10:]) / 1024,
+                        }
+                        print(f"  soak: {results['ours/soak_rss_mib']}", flush=True)
+                results[f"{name}/peak_rss_mib"] = server.peak_rss_mib()
+            finally:
+                server.stop()
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def report(r: dict[str, Any]) -> str:
+    rows = ["| server | batch | req/s | events/s | ack p50 ms | ack p99 ms | errors |",
+            "|---|---|---|---|---|---|---|"]
+    for name in ("bare", "ours", "naive"):
+        for batch in (1, 10):
+            s = r[f"{name}/batch{batch}"]
+            rows.append(f"| {name} | {batch} | {s['rps']:.0f} | {s['eps']:.0f} | "
+                        f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['errors']} |")
+    ours, bare, naive = r["ours/batch1"]["rps"], r["bare/batch1"]["rps"], r["naive/batch1"]["rps"]
+    lines = ["\n".join(rows), "",
+             f"ours / bare (single events): {ours / bare:.2f}",
+             f"ours / naive (single events): {ours / naive:.2f}",
+             f"ours / naive (10-event arrays): "
+             f"{r['ours/batch10']['rps'] / r['naive/batch10']['rps']:.2f}",
+             f"dispatch lag at full load: {r['ours/lag_full_load']}",
+             f"half load: {r['ours/half_load']['rps']:.0f} req/s, "
+             f"lag {r['ours/lag_half_load']}",
+             "peak RSS MiB: " + ", ".join(f"{n} {r[f'{n}/peak_rss_mib']:.0f}"
+                                          for n in ("bare", "ours", "naive"))]
+    if "ours/soak_rss_mib" in r:
+        lines.append(f"soak RSS MiB: {r['ours/soak_rss_mib']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
