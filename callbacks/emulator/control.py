@@ -238,7 +238,7 @@ async def wait_idle(request: Request, emulator: Emulator) -> Response:
 
 
 async def reset(request: Request, emulator: Emulator) -> Response:
-    """``POST /emulator/reset``: forget calls, logs, repeatability ids and forced faults."""
+    """``POST /emulator/reset``: back to the state at start (configured scenario and faults)."""
     await emulator.reset()
     return JSONResponse({"reset": True})
 

@@ -46,12 +46,15 @@ class Emulator:
         await self.delivery.close()
 
     async def reset(self) -> None:
-        """Forget every call, record, repeatability id and forced fault; nothing more is posted."""
+        """Back to the state at start: no calls, records, repeatability ids or forced faults,
+        the configured scenario and faults; nothing more is posted for earlier calls."""
         await self.stop()
         self.calls.clear()
         self.journal.clear()
         self.repeatability.clear()
         self.faults.reset()
+        self.faults.configure(self.config.faults)
+        self.scenario = self.config.scenario
 
     def create_call(self, body: CreateCallBody) -> Call:
         """Create a call and start ringing its targets."""
