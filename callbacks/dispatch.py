@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import socket
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from callbacks.dispatch_config import DispatchConfig, default_owner
 from callbacks.events import Event, parse_events
 from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
 from callbacks.routing import Route, Router, run_route
@@ -40,58 +38,12 @@ from callbacks.store.base import (
     StoreError,
 )
 
+__all__ = ["DISPATCH_HANDLER", "DispatchConfig", "Dispatcher", "default_owner"]
+
 log = logging.getLogger("callbacks.dispatch")
 
 DISPATCH_HANDLER = "callbacks.dispatch"
 """The handler name of an event the dispatcher itself could not parse or match (then dead)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchConfig:
-    """How the dispatcher runs handlers; times are in seconds."""
-
-    concurrency: int = 64
-    """Calls handled at once."""
-    max_attempts: int = 5
-    """Runs of an event before it is dead."""
-    backoff: float = 1.0
-    """Delay before the first retry; doubled (``backoff_factor``) for each further one."""
-    backoff_factor: float = 2.0
-    backoff_max: float = 300.0
-    handler_timeout: float | None = 300.0
-    """A handler still running after this fails with TimeoutError (None: no limit)."""
-    lease: float = 30.0
-    """How long a claim lasts unless renewed; a dead owner's calls are taken over after it."""
-    poll_interval: float = 1.0
-    """Fallback look for work (backoffs that ended, events logged by other processes)."""
-    stop_timeout: float = 10.0
-    """How long ``stop`` lets in-flight handler runs finish before cancelling them."""
-    batch: int = 64
-    """Events read from the log at a time per call."""
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.max_attempts < 1 or self.batch < 1:
-            raise ValueError("concurrency, max_attempts and batch must be at least 1")
-        if min(self.backoff, self.lease, self.poll_interval, self.stop_timeout) <= 0:
-            raise ValueError("backoff, lease, poll_interval and stop_timeout must be positive")
-        if self.backoff_factor < 1 or self.backoff_max < self.backoff:
-            raise ValueError("backoff_factor must be >= 1 and backoff_max >= backoff")
-        if self.handler_timeout is not None and self.handler_timeout <= 0:
-            raise ValueError("handler_timeout must be positive or None")
-
-    def retry_delay(self, attempts: int) -> float:
-        """The backoff after the ``attempts``-th failed run."""
-        exponent = min(attempts - 1, 64)
-        return min(self.backoff * math.pow(self.backoff_factor, exponent), self.backoff_max)
-
-
-def default_owner() -> str:
-    """This process's claim owner name: the host name (one dispatcher per host and log).
-
-    A restart under the same name takes back its own claims at once (``recover``); replicas
-    sharing a host must be given distinct names.
-    """
-    return socket.gethostname() or "callbacks"
 
 
 class Dispatcher:
@@ -173,10 +125,11 @@ class Dispatcher:
         if self._renew_task is not None:
             self._renew_task.cancel()
             await asyncio.gather(self._renew_task, return_exceptions=True)
-        try:
-            await self.store.release_all(self.owner)
-        except StoreError as exc:
-            log.warning("could not release claims at shutdown (they expire): %s", exc)
+        if self._loop_task is not None:
+            try:
+                await self.store.release_all(self.owner)
+            except StoreError as exc:
+                log.warning("could not release claims at shutdown (they expire): %s", exc)
         await self.store.close()
 
     # -- background work --
@@ -195,10 +148,14 @@ class Dispatcher:
                 except StoreError as exc:
                     log.warning("cannot claim calls now: %s", exc)
                     claims = []
+                except Exception:  # a bug here must not end dispatching for good
+                    log.exception("claiming calls failed")
+                    claims = []
                 for claim in claims:
-                    if self._stopping:  # claimed while stopping: stop() releases them
-                        break
-                    self._spawn(claim.call_id)
+                    # A call we still work on comes back when its lease lapsed unrenewed;
+                    # the claim renewed it, and a second worker would break its order.
+                    if not self._stopping and claim.call_id not in self._workers:
+                        self._spawn(claim.call_id)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.poll_interval):
                     await self._wake.wait()
@@ -207,9 +164,13 @@ class Dispatcher:
         task = asyncio.create_task(self._work(call_id), name=f"callbacks-call-{call_id}")
         self._workers[call_id] = task
 
-        def done(_: asyncio.Task[None]) -> None:
-            self._workers.pop(call_id, None)
+        def done(finished: asyncio.Task[None]) -> None:
+            if self._workers.get(call_id) is finished:
+                del self._workers[call_id]
             self._wake.set()  # a slot is free
+            if not finished.cancelled() and finished.exception() is not None:
+                error = finished.exception()
+                log.error("worker of call %s failed", call_id, exc_info=error)
 
         task.add_done_callback(done)
 
@@ -220,39 +181,52 @@ class Dispatcher:
                 continue
             try:
                 lost = await self.store.renew(self.owner, list(self._workers), self.config.lease)
-            except StoreError as exc:
+            except Exception as exc:  # keep renewing: the next round may succeed
                 log.warning("cannot renew call leases: %s", exc)
                 continue
             for call_id in lost:
                 log.warning("lost the claim on call %s; its next write is refused", call_id)
 
     async def _work(self, call_id: str | None) -> None:
-        """Run the call's events in order until none is left, one needs a backoff, or stop."""
+        """Drain the call, then give it back (with a backoff if an event failed)."""
+        me = asyncio.current_task()
         not_before: float | None = None
         try:
-            while not self._stopping and not_before is None:
-                batch = await self.store.next_events(call_id, self.config.batch)
-                if not batch:
-                    break
-                for item in batch:
-                    if self._stopping:
-                        break
-                    delay = await self._run_event(item)
-                    if delay is not None:
-                        not_before = time.time() + delay
-                        self._wake_later(delay)
-                        break
-            more = await self.store.release(self.owner, call_id, not_before=not_before)
+            not_before = await self._drain(call_id)
         except ClaimLost as exc:
             log.warning("stopped work on call %s: %s", call_id, exc)
-            return
-        except StoreError as exc:
-            log.error("event log error on call %s: %s", call_id, exc)
-            with contextlib.suppress(StoreError):  # else the lease expires and it is retaken
-                await self.store.release(self.owner, call_id)
+            return  # someone else holds it now: nothing to give back
+        except Exception as exc:  # store down, or a bug: give the call back, it runs again
+            trace = not isinstance(exc, StoreError)
+            log.error("work on call %s stopped: %s", call_id, exc, exc_info=trace)
+        finally:
+            # Forget this worker before the release: once released the call may be claimed
+            # again, and the new claim must get a new worker.
+            if self._workers.get(call_id) is me:
+                del self._workers[call_id]
+        try:
+            more = await self.store.release(self.owner, call_id, not_before=not_before)
+        except StoreError as exc:  # the lease expires and the call is taken again
+            log.error("cannot release call %s: %s", call_id, exc)
             return
         if more and not_before is None:
             self._wake.set()
+
+    async def _drain(self, call_id: str | None) -> float | None:
+        """Run the call's events in log order until none is left, one needs a backoff (its
+        not-before time is returned), or the dispatcher stops."""
+        while not self._stopping:
+            batch = await self.store.next_events(call_id, self.config.batch)
+            for item in batch:
+                if self._stopping:
+                    return None
+                delay = await self._run_event(item)
+                if delay is not None:
+                    self._wake_later(delay)
+                    return time.time() + delay
+            if len(batch) < self.config.batch:
+                return None  # nothing more when read; release() checks again atomically
+        return None
 
     def _wake_later(self, delay: float) -> None:
         loop = asyncio.get_running_loop()

@@ -39,7 +39,7 @@ def test_url_paths_and_options(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://admin:hunter2@db.example/log", "unsupported event log URL scheme"),
+        ("mongodb://admin:hunter2@db.example/log", "unsupported event log URL scheme"),
         ("mysql://u:hunter2@h/d", "unsupported"),
         ("hunter2", "must start with a scheme"),
         ("sqlite://hunter2.db", "three slashes"),
