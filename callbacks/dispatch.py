@@ -65,6 +65,7 @@ class Dispatcher:
         self._make_context = make_context
         self._wake = asyncio.Event()
         self._workers: dict[str | None, asyncio.Task[None]] = {}
+        self._running: set[asyncio.Task[None]] = set()  # workers still releasing included
         self._timers: list[asyncio.TimerHandle] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._renew_task: asyncio.Task[None] | None = None
@@ -115,7 +116,7 @@ class Dispatcher:
             timer.cancel()
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
-        workers = list(self._workers.values())
+        workers = list(self._running)
         if workers:
             _, late = await asyncio.wait(workers, timeout=self.config.stop_timeout)
             for task in late:
@@ -163,8 +164,10 @@ class Dispatcher:
     def _spawn(self, call_id: str | None) -> None:
         task = asyncio.create_task(self._work(call_id), name=f"callbacks-call-{call_id}")
         self._workers[call_id] = task
+        self._running.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
+            self._running.discard(finished)
             if self._workers.get(call_id) is finished:
                 del self._workers[call_id]
             self._wake.set()  # a slot is free

@@ -105,9 +105,15 @@ class SQLiteStore(SQLiteQueries, EventStore):
         self._closed = True
         if self._writer is not None:
             await self._writer.close()
-        for conn in {id(c): c for c in (self._read_conn, self._write_conn) if c}.values():
-            conn.close()
+        connections = {id(c): c for c in (self._read_conn, self._write_conn) if c}.values()
         self._read_conn = self._write_conn = None
+
+        def close_all() -> None:
+            for conn in connections:
+                conn.close()
+
+        # The last connection to close checkpoints the WAL into the file: an fsync.
+        await asyncio.get_running_loop().run_in_executor(None, close_all)
 
     async def ready(self) -> bool:
         """Open, the writer running, and the file readable."""
