@@ -86,7 +86,17 @@ def _sqlite(url: str) -> EventStore:
     return SQLiteStore(path, synchronous=synchronous, lock_timeout=lock_timeout)
 
 
-_OPENERS: dict[str, Callable[[str], EventStore]] = {"sqlite": _sqlite}
+def _postgres(url: str) -> EventStore:
+    from callbacks.store.postgres import PostgresStore  # asyncpg loads only when it is used
+
+    return PostgresStore(url)
+
+
+_OPENERS: dict[str, Callable[[str], EventStore]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+}
 
 
 def open_store(url: str) -> EventStore:

@@ -1,0 +1,345 @@
+"""The shared event log: PostgreSQL, for any number of replicas on one database.
+
+Appends go through group commit (:mod:`~callbacks.store.postgres_writer`): one statement per
+batch, de-duplicated by the unique ``identity``. Claims are rows of ``callbacks_lanes``, taken
+with ``FOR UPDATE SKIP LOCKED`` so replicas never wait on each other, leased by the database's
+clock, and fenced on every ``finish`` (see docs/replicas.md). Connections, timeouts and error
+mapping are :mod:`~callbacks.store.postgres_db`'s; reprs show the URL without its password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from callbacks.events import Event
+from callbacks.store import postgres_queries as q
+from callbacks.store.base import (
+    Claim,
+    ClaimLost,
+    EventFilter,
+    EventRecord,
+    EventStatus,
+    EventStore,
+    Outcome,
+    PendingEvent,
+    Receipt,
+    StoreError,
+    StoreStats,
+)
+from callbacks.store.postgres_db import Conn, Database
+from callbacks.store.postgres_notify import CHANNEL, WorkListener
+from callbacks.store.postgres_url import parse_postgres_url
+from callbacks.store.postgres_writer import BatchRejected, GroupCommit, Row
+
+_PAGE = 200
+
+
+class PostgresStore(EventStore):
+    """The event log in a PostgreSQL database, shared by every replica that uses the URL."""
+
+    def __init__(self, url: str) -> None:
+        self._db = Database(parse_postgres_url(url))
+        self._writer: GroupCommit | None = None
+        self._subscribers: list[Callable[[], object]] = []
+        self._listener: WorkListener | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The log's URL without its password."""
+        return self._db.config.display
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed since open (appends share them)."""
+        return self._db.commits + (self._writer.commits if self._writer is not None else 0)
+
+    @property
+    def listener(self) -> WorkListener | None:
+        """The LISTEN connection's keeper, once :meth:`on_new_work` has a subscriber."""
+        return self._listener
+
+    # -- life cycle --
+
+    async def open(self) -> None:
+        """Connect and migrate the schema (once, even with replicas starting together)."""
+        if self._closed:
+            raise StoreError("the event log is closed")
+        if self._writer is not None:
+            return
+        await self._db.open()
+        self._writer = GroupCommit(self._commit)
+        self._writer.start()
+        if self._subscribers:
+            self._start_listener()
+
+    async def close(self) -> None:
+        """Commit what is queued, stop listening, close the pools."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            await self._writer.close()
+        if self._listener is not None:
+            await self._listener.stop()
+        await self._db.close()
+
+    async def ready(self) -> bool:
+        """Open, and the database answers on the ingest connection."""
+        if self._writer is None or not self._writer.running:
+            return False
+        return await self._db.ping()
+
+    def on_new_work(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` on the loop whenever any process logs new work in this log.
+
+        Uses LISTEN/NOTIFY on a connection of its own, reconnected after outages (and then
+        called once, for what was missed). Optional: polling finds the same work later.
+        """
+        self._subscribers.append(callback)
+        if self._writer is not None and not self._closed:
+            self._start_listener()
+
+    def _start_listener(self) -> None:
+        if self._listener is None:
+            self._listener = WorkListener(self._db.connect, self._payload, self._subscribers)
+            self._listener.start()
+
+    @property
+    def _payload(self) -> str:
+        return self._db.config.schema or ""
+
+    # -- ingest --
+
+    async def append(
+        self,
+        events: Sequence[Event],
+        path_context: str | None,
+        *,
+        received_at: datetime | None = None,
+    ) -> Receipt:
+        """Insert the new events in the next shared transaction; return after its commit."""
+        if self._writer is None:
+            raise StoreError("the event log is not open")
+        if not events:
+            return Receipt(0, 0)
+        received = q.event_time(received_at) or datetime.now(UTC)
+        context = q.maybe_text(path_context)
+        rows: list[Row] = [
+            (
+                q.text(e.identity),
+                q.text(e.type),
+                q.text(e.full_type),
+                str(e.dialect),
+                q.lane_of(e.call_id),
+                q.maybe_text(e.call_id),
+                q.maybe_text(e.operation_context),
+                q.bigint(e.sequence),
+                q.event_time(e.time),
+                received,
+                context,
+                e.raw,
+            )
+            for e in events
+        ]
+        return await self._writer.append(rows)
+
+    async def _commit(self, rows: Sequence[Row]) -> set[str]:
+        """One statement (one transaction) inserting ``rows``; the identities that were new."""
+        columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+
+        async def insert(conn: Conn) -> set[str]:
+            records = await conn.fetch(q.APPEND, *columns, CHANNEL, self._payload)
+            return {record["identity"] for record in records}
+
+        return await self._db.run(insert, ingest=True, rejected=BatchRejected)
+
+    # -- claims --
+
+    async def recover(self, owner: str) -> int:
+        """Release what an earlier run under ``owner`` held (it died without releasing)."""
+        return await self.release_all(owner)
+
+    async def claim_calls(self, owner: str, limit: int, lease: float) -> list[Claim]:
+        """Lease up to ``limit`` calls with runnable work to ``owner``, oldest work first."""
+        if limit <= 0:
+            return []
+
+        async def claim(conn: Conn) -> list[Claim]:
+            rows = await conn.fetch(q.CLAIM, owner, limit, float(lease))
+            rows = sorted(rows, key=lambda row: int(row["ticket"]))
+            return [Claim(row["call_id"], owner, row["expires_at"]) for row in rows]
+
+        return await self._db.run(claim, write=True)
+
+    async def renew(
+        self, owner: str, call_ids: Sequence[str | None], lease: float
+    ) -> list[str | None]:
+        """Extend ``owner``'s leases; return the calls it no longer holds."""
+        if not call_ids:
+            return []
+        lanes = sorted({q.lane_of(call) for call in call_ids})
+
+        async def renew(conn: Conn) -> set[str]:
+            return {row["lane"] for row in await conn.fetch(q.RENEW, lanes, owner, float(lease))}
+
+        held = await self._db.run(renew, write=True)
+        return [call for call in call_ids if q.lane_of(call) not in held]
+
+    async def next_events(self, call_id: str | None, limit: int) -> list[PendingEvent]:
+        """The call's unfinished events in seq order, with earlier outcomes."""
+
+        async def select(conn: Conn) -> list[PendingEvent]:
+            rows = await conn.fetch(q.NEXT_EVENTS, q.lane_of(call_id), limit)
+            outcomes = await _outcomes(conn, [row["seq"] for row in rows])
+            return [q.pending_event(row, outcomes.get(row["seq"], ())) for row in rows]
+
+        return await self._db.run(select)
+
+    async def finish(
+        self, owner: str, seq: int, status: EventStatus, outcomes: Sequence[Outcome]
+    ) -> None:
+        """Set the event's status and add its outcomes, if ``owner`` still holds its call."""
+        columns = (
+            [q.text(o.handler) for o in outcomes],
+            [o.attempt for o in outcomes],
+            [q.maybe_text(o.error) for o in outcomes],
+            [float(o.duration) for o in outcomes],
+            [q.event_time(o.finished_at) for o in outcomes],
+        )
+
+        async def finish(conn: Conn) -> None:
+            if await conn.fetchval(q.LOCK_HELD_LANE, seq, owner) is None:
+                raise ClaimLost(f"event {seq} is gone or its call is no longer held by {owner}")
+            await conn.execute(q.FINISH, seq, EventStatus(status).value)
+            if outcomes:
+                await conn.execute(q.ADD_OUTCOMES, seq, *columns)
+
+        await self._db.run(finish, write=True, transaction=True)
+
+    async def release(
+        self, owner: str, call_id: str | None, *, not_before: float | None = None
+    ) -> bool:
+        """Give the call back; whether it still has unfinished events."""
+        lane = q.lane_of(call_id)
+        lock = q.LOCK_OWN_LANES.format(where="lane = $1 AND owner = $2")
+
+        async def release(conn: Conn) -> bool:
+            if await conn.fetch(lock, lane, owner):
+                await conn.execute(q.RELEASE, [lane], not_before)
+            return bool(await conn.fetchval(q.LANE_READY, lane))
+
+        return await self._db.run(release, write=True, transaction=True)
+
+    async def release_all(self, owner: str) -> int:
+        """Give back every call ``owner`` holds."""
+        lock = q.LOCK_OWN_LANES.format(where="owner = $1")
+
+        async def release(conn: Conn) -> int:
+            lanes = [row["lane"] for row in await conn.fetch(lock, owner)]
+            if lanes:
+                await conn.execute(q.RELEASE, lanes, None)
+            return len(lanes)
+
+        return await self._db.run(release, write=True, transaction=True)
+
+    # -- queries and maintenance --
+
+    async def list_events(
+        self,
+        where: EventFilter | None = None,
+        *,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> AsyncIterator[EventRecord]:
+        """Matching events page by page (keyset on seq), so memory stays flat."""
+        clauses, params = q.filter_sql(where or EventFilter())
+        order, cursor_op = ("DESC", "<") if newest_first else ("ASC", ">")
+        cursor: int | None = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = _PAGE if remaining is None else min(_PAGE, remaining)
+            args = [*params] if cursor is None else [*params, cursor]
+            conditions = clauses if cursor is None else [*clauses, f"seq {cursor_op} ${len(args)}"]
+            sql = (
+                f"SELECT {q.EVENT_COLUMNS} FROM callbacks_events"
+                f" WHERE {' AND '.join(conditions) or 'true'}"
+                f" ORDER BY seq {order} LIMIT ${len(args) + 1}"
+            )
+            records = await self._records(sql, [*args, page])
+            for record in records:
+                yield record
+            if len(records) < page:
+                return
+            cursor = records[-1].seq
+            if remaining is not None:
+                remaining -= len(records)
+
+    async def _records(self, sql: str, args: Sequence[object]) -> list[EventRecord]:
+        async def select(conn: Conn) -> list[EventRecord]:
+            rows = await conn.fetch(sql, *args)
+            outcomes = await _outcomes(conn, [row["seq"] for row in rows])
+            return [q.event_record(row, outcomes.get(row["seq"], ())) for row in rows]
+
+        return await self._db.run(select)
+
+    async def get_event(self, event_id: str) -> EventRecord | None:
+        """One event by identity, with every outcome."""
+        records = await self._records(q.GET_EVENT, [q.text(event_id)])
+        return records[0] if records else None
+
+    async def call_history(
+        self, call_id: str | None, *, before_seq: int | None = None, limit: int | None = None
+    ) -> list[EventRecord]:
+        """The call's events before ``before_seq`` (the latest ``limit``), oldest first."""
+        records = await self._records(q.HISTORY, [q.lane_of(call_id), before_seq, limit])
+        return records[::-1]
+
+    async def retry(self, event_ids: Sequence[str] | None = None) -> int:
+        """Dead -> pending (a fresh round of attempts); wake their calls, in every replica."""
+
+        async def retry(conn: Conn) -> int:
+            row = await conn.fetchrow(q.RETRY, q.identities(event_ids), CHANNEL, self._payload)
+            return int(row[0]) if row is not None else 0
+
+        return await self._db.run(retry, write=True)
+
+    async def prune(
+        self,
+        before: datetime,
+        statuses: Sequence[EventStatus] = (EventStatus.DONE, EventStatus.DEAD),
+    ) -> int:
+        """Delete finished events received before ``before`` and their outcomes."""
+        wanted = {EventStatus(s) for s in statuses}
+        if not wanted or not wanted <= {EventStatus.DONE, EventStatus.DEAD}:
+            raise ValueError("prune deletes only finished events: statuses done and/or dead")
+        cutoff = q.event_time(before)
+
+        async def prune(conn: Conn) -> int:
+            deleted = await conn.fetchval(q.PRUNE, cutoff, sorted(s.value for s in wanted))
+            await conn.execute(q.PRUNE_LANES)
+            return int(deleted)
+
+        return await self._db.run(prune, write=True, transaction=True)
+
+    async def stats(self) -> StoreStats:
+        """Counts by status and type, and how many calls have work."""
+
+        async def count(conn: Conn) -> StoreStats:
+            by_status = {row[0]: row[1] for row in await conn.fetch(q.COUNT_BY_STATUS)}
+            by_type = {row[0]: row[1] for row in await conn.fetch(q.COUNT_BY_TYPE)}
+            calls = await conn.fetchval(q.COUNT_READY)
+            return StoreStats(sum(by_status.values()), by_status, by_type, int(calls))
+
+        return await self._db.run(count)
+
+
+async def _outcomes(conn: Conn, seqs: list[int]) -> dict[int, tuple[Outcome, ...]]:
+    if not seqs:
+        return {}
+    return q.outcomes_by_seq(await conn.fetch(q.OUTCOMES, seqs))
