@@ -1,16 +1,17 @@
 """The Starlette app: the callback endpoint, the Event Grid handshakes, health.
 
-A thin adapter over the sans-I/O core: authenticate, read the body under a limit, parse,
-hand the events to the :class:`~callbacks.intake.Intake`, answer. This is the only module that
-maps errors to HTTP (the ``exception_handlers`` table at the bottom).
+A thin adapter over the sans-I/O core: authenticate, read the body under a size limit and a
+deadline, check its shape (:mod:`callbacks.limits`), parse, hand the events to the
+:class:`~callbacks.intake.Intake`, answer. This is the only module that maps errors to HTTP (the
+``exception_handlers`` table at the bottom). ``GET /openapi.json`` describes all of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,11 +23,13 @@ from callbacks.auth import Authenticator, AuthError
 from callbacks.event_types import SubscriptionValidationEvent
 from callbacks.events import Event, EventParseError, parse_events
 from callbacks.intake import Intake, IntakeUnavailable
+from callbacks.limits import DEFAULT_BODY_LIMIT as DEFAULT_BODY_LIMIT
+from callbacks.limits import DEFAULT_MAX_EVENTS as DEFAULT_MAX_EVENTS
+from callbacks.limits import BodyRejected, Limits, StringTooLong, check_json
+from callbacks.openapi import OPENAPI_PATH, openapi_document
 
 log = logging.getLogger("callbacks.app")
 
-DEFAULT_BODY_LIMIT = 1024 * 1024
-DEFAULT_MAX_EVENTS = 1000
 _JSON_TYPES = (
     "application/json",
     "application/cloudevents+json",
@@ -34,22 +37,17 @@ _JSON_TYPES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one callback request may carry."""
-
-    body_bytes: int = DEFAULT_BODY_LIMIT
-    events: int = DEFAULT_MAX_EVENTS
-
-
 class ApiError(Exception):
     """An error answered as ``{"code", "message"}`` with an HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
 
 def _is_json(content_type: str) -> bool:
@@ -57,19 +55,47 @@ def _is_json(content_type: str) -> bool:
     return media_type in _JSON_TYPES or media_type.endswith("+json")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes ``limit`` (not after reading it all)."""
+# The rest of a refused body is not worth reading: closing is cheaper than draining it.
+_CLOSE = {"connection": "close"}
+
+
+def _too_large(limit: int) -> ApiError:
+    message = f"request body is larger than {limit} bytes"
+    return ApiError(413, "body_too_large", message, headers=_CLOSE)
+
+
+async def _read_body(request: Request, limits: Limits) -> bytes:
+    """The body: 413 as soon as it passes the size limit, 408 if it arrives too slowly."""
+    limit = limits.body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "body_too_large", f"request body is larger than {limit} bytes")
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "body_too_large", f"request body is larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(limits.read_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"the request body did not arrive within {limits.read_timeout:g} s",
+            headers=_CLOSE,
+        ) from None
     return b"".join(chunks)
+
+
+def _parse(body: bytes, limits: Limits) -> list[Event]:
+    check_json(body, max_depth=limits.depth, max_string=limits.string_bytes)
+    try:
+        return parse_events(body)
+    except RecursionError:
+        # Only reachable if the depth limit is set near Python's recursion limit.
+        raise ApiError(400, "json_too_deep", "arrays and objects nest too deeply") from None
 
 
 def _validation_response(events: Sequence[Event]) -> Response | None:
@@ -90,6 +116,7 @@ def create_app(
 ) -> Starlette:
     """Build the receiver app; ``resources`` are extra async contexts held for its lifetime."""
     limits = limits or Limits()
+    document = openapi_document(limits)
 
     async def receive_callbacks(request: Request) -> Response:
         await authenticator.authenticate(request.headers, request.query_params)
@@ -98,8 +125,8 @@ def create_app(
             raise ApiError(
                 415, "unsupported_media_type", "callbacks must be sent as application/json"
             )
-        body = await _read_body(request, limits.body_bytes)
-        events = parse_events(body)
+        body = await _read_body(request, limits)
+        events = _parse(body, limits)
         if len(events) > limits.events:
             raise ApiError(
                 413, "too_many_events", f"a request may carry at most {limits.events} events"
@@ -127,6 +154,9 @@ def create_app(
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -145,17 +175,25 @@ def create_app(
         Route("/api/callbacks/{context}", webhook_handshake, methods=["OPTIONS"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route(OPENAPI_PATH, openapi, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+def _error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error(exc.status, exc.code, exc.message)
+    return _error(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _body_rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BodyRejected)
+    return _error(413 if isinstance(exc, StringTooLong) else 400, exc.code, exc.message)
 
 
 async def _auth_error(request: Request, exc: Exception) -> Response:
@@ -193,6 +231,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Exception], Awaitable[Response]]]
 EXCEPTION_HANDLERS = {
     ApiError: _api_error,
+    BodyRejected: _body_rejected,
     AuthError: _auth_error,
     EventParseError: _parse_error,
     IntakeUnavailable: _unavailable,

@@ -16,13 +16,27 @@ from dataclasses import dataclass, field
 import uvicorn
 from starlette.applications import Starlette
 
-from callbacks.app import DEFAULT_BODY_LIMIT, DEFAULT_MAX_EVENTS, Limits, create_app
+from callbacks.app import create_app
 from callbacks.auth import AllOf, Authenticator, NoAuthenticator, SecretAuthenticator
 from callbacks.cli import ConfigError, env
 from callbacks.client import CallAutomationClient
 from callbacks.context import context_factory
 from callbacks.dispatch import DispatchConfig, Dispatcher, default_owner
+from callbacks.http_guard import (
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_HEADER_BYTES,
+    guarded_protocol,
+)
 from callbacks.jwt_auth import DEFAULT_ISSUER, DEFAULT_JWKS_URL, JwksCache, JwtAuthenticator
+from callbacks.limits import (
+    DEFAULT_BODY_LIMIT,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_STRING,
+    DEFAULT_READ_TIMEOUT,
+    MAX_DEPTH_CEILING,
+    Limits,
+)
 from callbacks.plugins import PluginError, load_routers
 from callbacks.routing import Router
 from callbacks.store import EventStore, open_store
@@ -37,6 +51,13 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
         raise ValueError(f"must be a positive integer, not {value}")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise ValueError(f"must be a positive number of seconds, not {value}")
     return number
 
 
@@ -71,6 +92,11 @@ class ServeConfig:
     replica_name: str = field(default_factory=default_owner)
     body_limit: int = DEFAULT_BODY_LIMIT
     max_events: int = DEFAULT_MAX_EVENTS
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_string: int = DEFAULT_MAX_STRING
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT
     log_level: str = "info"
 
     def check(self) -> None:
@@ -89,6 +115,8 @@ class ServeConfig:
             )
         if self.api_style not in ("seed", "2021"):
             raise ConfigError(f"--api-style must be seed or 2021, not {self.api_style!r}")
+        if self.max_depth > MAX_DEPTH_CEILING:
+            raise ConfigError(f"--max-depth may be at most {MAX_DEPTH_CEILING}")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -155,6 +183,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--max-events", type=_positive_int,
         default=env("MAX_EVENTS", defaults.max_events, _positive_int),
     )
+    parser.add_argument(
+        "--max-depth", type=_positive_int,
+        default=env("MAX_DEPTH", defaults.max_depth, _positive_int),
+        help="deepest nesting of arrays and objects in a body (400 json_too_deep)",
+    )
+    parser.add_argument(
+        "--max-string", type=_positive_int,
+        default=env("MAX_STRING", defaults.max_string, _positive_int),
+        help="longest string in a body, in bytes as encoded (413 string_too_long)",
+    )
+    parser.add_argument(
+        "--read-timeout", type=_positive_seconds,
+        default=env("READ_TIMEOUT", defaults.read_timeout, _positive_seconds),
+        help="seconds a client may take to send its headers, and again its body (408)",
+    )
+    parser.add_argument(
+        "--max-header-bytes", type=_positive_int,
+        default=env("MAX_HEADER_BYTES", defaults.max_header_bytes, _positive_int),
+        help="largest request head: request line and headers (431 headers_too_large)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout", type=_positive_int,
+        default=env("KEEP_ALIVE_TIMEOUT", defaults.keep_alive_timeout, _positive_int),
+        help="seconds an idle keep-alive connection stays open",
+    )
     parser.add_argument("--log-level", default=env("LOG_LEVEL", defaults.log_level))
     parser.set_defaults(func=run)
 
@@ -178,6 +231,11 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         replica_name=args.replica_name,
         body_limit=args.body_limit,
         max_events=args.max_events,
+        max_depth=args.max_depth,
+        max_string=args.max_string,
+        read_timeout=args.read_timeout,
+        max_header_bytes=args.max_header_bytes,
+        keep_alive_timeout=args.keep_alive_timeout,
         log_level=args.log_level,
     )
     config.check()
@@ -245,7 +303,13 @@ def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette
     return create_app(
         intake,
         _authenticator(config),
-        limits=Limits(body_bytes=config.body_limit, events=config.max_events),
+        limits=Limits(
+            body_bytes=config.body_limit,
+            events=config.max_events,
+            depth=config.max_depth,
+            string_bytes=config.max_string,
+            read_timeout=config.read_timeout,
+        ),
         resources=[client_lifetime],
     )
 
@@ -269,6 +333,11 @@ def run(args: argparse.Namespace) -> int:
             access_log=False,  # the access log would print the ?secret= of every request
             lifespan="on",
             timeout_graceful_shutdown=30,
+            http=guarded_protocol(
+                header_bytes=config.max_header_bytes, header_timeout=config.read_timeout
+            ),
+            h11_max_incomplete_event_size=config.max_header_bytes,
+            timeout_keep_alive=config.keep_alive_timeout,
         )
     )
     log.info(
