@@ -205,3 +205,32 @@ async def test_finish_waits_out_a_takeover_in_progress_then_is_fenced(
             await finishing
         record = await store.get_event("c/1")
         assert record is not None and record.outcomes == ()
+
+
+async def test_release_sees_an_append_that_committed_while_it_waited(
+    schema: str, make_store: MakeStore
+) -> None:
+    async with make_store() as store:
+        await store.append(ga_events("c", 1), None)
+        await store.claim_calls("o", 1, 30)
+        [item] = await store.next_events("c", 1)
+        await store.finish("o", item.seq, EventStatus.DONE, [ok("h")])
+        async with admin() as conn:
+            appending = conn.transaction()
+            await appending.start()
+            # Another replica's append, caught between logging c/2 and committing.
+            await conn.execute(
+                f"INSERT INTO {schema}.callbacks_events (identity, type, full_type, dialect,"
+                " lane, call_id, received_at, raw) VALUES"
+                " ('c/2', 'PlayCompleted', 'x', 'ga', 'c', 'c', now(), '{}')"
+            )
+            await conn.execute(
+                f"UPDATE {schema}.callbacks_lanes SET ready = true WHERE lane = 'c'"
+            )
+            releasing = asyncio.create_task(store.release("o", "c"))
+            await asyncio.sleep(0.2)
+            assert not releasing.done()
+            await appending.commit()
+        assert await releasing is True  # so the call is claimed again, not forgotten
+        [claim] = await store.claim_calls("o", 1, 30)
+        assert [p.id for p in await store.next_events(claim.call_id, 5)] == ["c/2"]

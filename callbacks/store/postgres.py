@@ -9,7 +9,7 @@ mapping are :mod:`~callbacks.store.postgres_db`'s; reprs show the URL without it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,29 +18,26 @@ from callbacks.store import postgres_queries as q
 from callbacks.store.base import (
     Claim,
     ClaimLost,
-    EventFilter,
-    EventRecord,
     EventStatus,
     EventStore,
     Outcome,
     PendingEvent,
     Receipt,
     StoreError,
-    StoreStats,
 )
+from callbacks.store.postgres_admin import PostgresQueries
 from callbacks.store.postgres_db import Conn, Database
 from callbacks.store.postgres_notify import CHANNEL, WorkListener
 from callbacks.store.postgres_url import parse_postgres_url
 from callbacks.store.postgres_writer import BatchRejected, GroupCommit, Row
 
-_PAGE = 200
 
-
-class PostgresStore(EventStore):
+class PostgresStore(PostgresQueries, EventStore):
     """The event log in a PostgreSQL database, shared by every replica that uses the URL."""
 
     def __init__(self, url: str) -> None:
         self._db = Database(parse_postgres_url(url))
+        self._payload = self._db.config.schema or ""
         self._writer: GroupCommit | None = None
         self._subscribers: list[Callable[[], object]] = []
         self._listener: WorkListener | None = None
@@ -110,9 +107,6 @@ class PostgresStore(EventStore):
             self._listener = WorkListener(self._db.connect, self._payload, self._subscribers)
             self._listener.start()
 
-    @property
-    def _payload(self) -> str:
-        return self._db.config.schema or ""
 
     # -- ingest --
 
@@ -196,8 +190,7 @@ class PostgresStore(EventStore):
 
         async def select(conn: Conn) -> list[PendingEvent]:
             rows = await conn.fetch(q.NEXT_EVENTS, q.lane_of(call_id), limit)
-            outcomes = await _outcomes(conn, [row["seq"] for row in rows])
-            return [q.pending_event(row, outcomes.get(row["seq"], ())) for row in rows]
+            return [q.pending_event(row) for row in rows]
 
         return await self._db.run(select)
 
@@ -205,6 +198,7 @@ class PostgresStore(EventStore):
         self, owner: str, seq: int, status: EventStatus, outcomes: Sequence[Outcome]
     ) -> None:
         """Set the event's status and add its outcomes, if ``owner`` still holds its call."""
+        status_value = EventStatus(status).value
         columns = (
             [q.text(o.handler) for o in outcomes],
             [o.attempt for o in outcomes],
@@ -213,133 +207,30 @@ class PostgresStore(EventStore):
             [q.event_time(o.finished_at) for o in outcomes],
         )
 
-        async def finish(conn: Conn) -> None:
-            if await conn.fetchval(q.LOCK_HELD_LANE, seq, owner) is None:
-                raise ClaimLost(f"event {seq} is gone or its call is no longer held by {owner}")
-            await conn.execute(q.FINISH, seq, EventStatus(status).value)
-            if outcomes:
-                await conn.execute(q.ADD_OUTCOMES, seq, *columns)
+        async def finish(conn: Conn) -> int:
+            return int(await conn.fetchval(q.FINISH, seq, owner, status_value, *columns))
 
-        await self._db.run(finish, write=True, transaction=True)
+        if await self._db.run(finish, write=True) == 0:
+            raise ClaimLost(f"event {seq} is gone or its call is no longer held by {owner}")
 
     async def release(
         self, owner: str, call_id: str | None, *, not_before: float | None = None
     ) -> bool:
         """Give the call back; whether it still has unfinished events."""
         lane = q.lane_of(call_id)
-        lock = q.LOCK_OWN_LANES.format(where="lane = $1 AND owner = $2")
 
         async def release(conn: Conn) -> bool:
-            if await conn.fetch(lock, lane, owner):
-                await conn.execute(q.RELEASE, [lane], not_before)
-            return bool(await conn.fetchval(q.LANE_READY, lane))
+            released = await conn.fetchrow(q.RELEASE_ONE, lane, owner, not_before)
+            if released is None:  # not ours (any more): say what is there all the same
+                return bool(await conn.fetchval(q.LANE_READY, lane))
+            return bool(released["has_work"])
 
-        return await self._db.run(release, write=True, transaction=True)
+        return await self._db.run(release, write=True)
 
     async def release_all(self, owner: str) -> int:
         """Give back every call ``owner`` holds."""
-        lock = q.LOCK_OWN_LANES.format(where="owner = $1")
 
         async def release(conn: Conn) -> int:
-            lanes = [row["lane"] for row in await conn.fetch(lock, owner)]
-            if lanes:
-                await conn.execute(q.RELEASE, lanes, None)
-            return len(lanes)
+            return int(await conn.fetchval(q.RELEASE_ALL, owner))
 
-        return await self._db.run(release, write=True, transaction=True)
-
-    # -- queries and maintenance --
-
-    async def list_events(
-        self,
-        where: EventFilter | None = None,
-        *,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> AsyncIterator[EventRecord]:
-        """Matching events page by page (keyset on seq), so memory stays flat."""
-        clauses, params = q.filter_sql(where or EventFilter())
-        order, cursor_op = ("DESC", "<") if newest_first else ("ASC", ">")
-        cursor: int | None = None
-        remaining = limit
-        while remaining is None or remaining > 0:
-            page = _PAGE if remaining is None else min(_PAGE, remaining)
-            args = [*params] if cursor is None else [*params, cursor]
-            conditions = clauses if cursor is None else [*clauses, f"seq {cursor_op} ${len(args)}"]
-            sql = (
-                f"SELECT {q.EVENT_COLUMNS} FROM callbacks_events"
-                f" WHERE {' AND '.join(conditions) or 'true'}"
-                f" ORDER BY seq {order} LIMIT ${len(args) + 1}"
-            )
-            records = await self._records(sql, [*args, page])
-            for record in records:
-                yield record
-            if len(records) < page:
-                return
-            cursor = records[-1].seq
-            if remaining is not None:
-                remaining -= len(records)
-
-    async def _records(self, sql: str, args: Sequence[object]) -> list[EventRecord]:
-        async def select(conn: Conn) -> list[EventRecord]:
-            rows = await conn.fetch(sql, *args)
-            outcomes = await _outcomes(conn, [row["seq"] for row in rows])
-            return [q.event_record(row, outcomes.get(row["seq"], ())) for row in rows]
-
-        return await self._db.run(select)
-
-    async def get_event(self, event_id: str) -> EventRecord | None:
-        """One event by identity, with every outcome."""
-        records = await self._records(q.GET_EVENT, [q.text(event_id)])
-        return records[0] if records else None
-
-    async def call_history(
-        self, call_id: str | None, *, before_seq: int | None = None, limit: int | None = None
-    ) -> list[EventRecord]:
-        """The call's events before ``before_seq`` (the latest ``limit``), oldest first."""
-        records = await self._records(q.HISTORY, [q.lane_of(call_id), before_seq, limit])
-        return records[::-1]
-
-    async def retry(self, event_ids: Sequence[str] | None = None) -> int:
-        """Dead -> pending (a fresh round of attempts); wake their calls, in every replica."""
-
-        async def retry(conn: Conn) -> int:
-            row = await conn.fetchrow(q.RETRY, q.identities(event_ids), CHANNEL, self._payload)
-            return int(row[0]) if row is not None else 0
-
-        return await self._db.run(retry, write=True)
-
-    async def prune(
-        self,
-        before: datetime,
-        statuses: Sequence[EventStatus] = (EventStatus.DONE, EventStatus.DEAD),
-    ) -> int:
-        """Delete finished events received before ``before`` and their outcomes."""
-        wanted = {EventStatus(s) for s in statuses}
-        if not wanted or not wanted <= {EventStatus.DONE, EventStatus.DEAD}:
-            raise ValueError("prune deletes only finished events: statuses done and/or dead")
-        cutoff = q.event_time(before)
-
-        async def prune(conn: Conn) -> int:
-            deleted = await conn.fetchval(q.PRUNE, cutoff, sorted(s.value for s in wanted))
-            await conn.execute(q.PRUNE_LANES)
-            return int(deleted)
-
-        return await self._db.run(prune, write=True, transaction=True)
-
-    async def stats(self) -> StoreStats:
-        """Counts by status and type, and how many calls have work."""
-
-        async def count(conn: Conn) -> StoreStats:
-            by_status = {row[0]: row[1] for row in await conn.fetch(q.COUNT_BY_STATUS)}
-            by_type = {row[0]: row[1] for row in await conn.fetch(q.COUNT_BY_TYPE)}
-            calls = await conn.fetchval(q.COUNT_READY)
-            return StoreStats(sum(by_status.values()), by_status, by_type, int(calls))
-
-        return await self._db.run(count)
-
-
-async def _outcomes(conn: Conn, seqs: list[int]) -> dict[int, tuple[Outcome, ...]]:
-    if not seqs:
-        return {}
-    return q.outcomes_by_seq(await conn.fetch(q.OUTCOMES, seqs))
+        return await self._db.run(release, write=True)

@@ -98,6 +98,7 @@ class Database:
                 max_size=size,
                 timeout=self.config.timeout,
                 server_settings=self._settings(),
+                reset=_keep_session,
             )
 
     async def connect(self) -> asyncpg.Connection[asyncpg.Record]:
@@ -175,3 +176,9 @@ class Database:
                 self.commits += 1
             return result
         raise AssertionError("unreachable")
+
+
+async def _keep_session(_conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Skip the pool's reset query on release: a round trip per operation for nothing, since
+    the log keeps no session state (transaction-level locks only, no LISTEN or SET on pooled
+    connections). An open transaction is still rolled back by the pool."""

@@ -24,7 +24,10 @@ EVENT_COLUMNS = (
     "seq, identity, type, full_type, dialect, call_id, operation_context, sequence,"
     " event_time, received_at, path_context, status, attempts, raw"
 )
-PENDING_COLUMNS = "seq, identity, lane, call_id, raw, path_context, received_at, status, attempts"
+PENDING_COLUMNS = (
+    "e.seq, e.identity, e.lane, e.call_id, e.raw, e.path_context, e.received_at, e.status,"
+    " e.attempts"
+)
 
 _WAKE_LANES = """INSERT INTO callbacks_lanes (lane, call_id, ready, ticket)
     SELECT lane, call_id, true, nextval('callbacks_lane_ticket')
@@ -77,30 +80,46 @@ RENEW = f"""WITH mine AS (
 UPDATE callbacks_lanes AS l SET expires_at = {NOW} + $3
 FROM mine WHERE l.lane = mine.lane RETURNING l.lane"""
 
-LOCK_HELD_LANE = """SELECT lane FROM callbacks_lanes
-    WHERE lane = (SELECT lane FROM callbacks_events WHERE seq = $1) AND owner = $2 FOR SHARE"""
-"""Fences ``finish``: a takeover (which updates the row) waits for us, or we see it and stop."""
-
-FINISH = "UPDATE callbacks_events SET status = $2, attempts = attempts + 1 WHERE seq = $1"
-ADD_OUTCOMES = """INSERT INTO callbacks_outcomes
-    SELECT $1, handler, attempt, error, duration, finished_at
-    FROM unnest($2::text[], $3::int[], $4::text[], $5::float8[], $6::timestamptz[])
-        AS o (handler, attempt, error, duration, finished_at)
+FINISH = """WITH held AS (
+    SELECT lane FROM callbacks_lanes
+    WHERE lane = (SELECT lane FROM callbacks_events WHERE seq = $1) AND owner = $2
+    FOR SHARE
+), finished AS (
+    UPDATE callbacks_events SET status = $3, attempts = attempts + 1
+    WHERE seq = $1 AND EXISTS (SELECT 1 FROM held)
+    RETURNING seq
+), recorded AS (
+    INSERT INTO callbacks_outcomes
+    SELECT DISTINCT ON (o.handler, o.attempt) finished.seq, o.handler, o.attempt, o.error,
+        o.duration, o.finished_at
+    FROM finished, unnest($4::text[], $5::int[], $6::text[], $7::float8[], $8::timestamptz[])
+        WITH ORDINALITY AS o (handler, attempt, error, duration, finished_at, n)
+    ORDER BY o.handler, o.attempt, o.n DESC
     ON CONFLICT (seq, handler, attempt) DO UPDATE SET error = excluded.error,
-        duration = excluded.duration, finished_at = excluded.finished_at"""
+        duration = excluded.duration, finished_at = excluded.finished_at
+)
+SELECT count(*) FROM finished"""
+"""One statement (one round trip, one transaction), fenced: the lane row is locked FOR SHARE
+only if ``owner`` holds it. A takeover in progress (which updates that row) makes us wait; we
+then see the new owner and write nothing. A claim, in turn, skips the row while we hold it."""
 
-LOCK_OWN_LANES = "SELECT lane FROM callbacks_lanes WHERE {where} ORDER BY lane FOR UPDATE"
-# Releasing is two statements on purpose: once the lanes are locked, a new statement (a new
-# snapshot under READ COMMITTED) sees every event committed by whoever held them before us, so
-# "ready" cannot miss an event whose append woke the lane while we waited.
-RELEASE = f"""UPDATE callbacks_lanes AS l
-SET owner = NULL, expires_at = NULL, not_before = $2, ticket = nextval('callbacks_lane_ticket'),
-    ready = EXISTS (SELECT 1 FROM callbacks_events AS e WHERE e.lane = l.lane AND {UNFINISHED_SQL})
-WHERE l.lane = ANY($1::text[])"""
+RELEASE_ONE = "SELECT has_work FROM callbacks_release(ARRAY[$1], $2, $3)"
+RELEASE_ALL = "SELECT count(*) FROM callbacks_release(NULL, $1, NULL)"
 LANE_READY = "SELECT ready FROM callbacks_lanes WHERE lane = $1"
 
-NEXT_EVENTS = f"""SELECT {PENDING_COLUMNS} FROM callbacks_events
-    WHERE lane = $1 AND {UNFINISHED_SQL} ORDER BY seq LIMIT $2"""
+NEXT_EVENTS = f"""SELECT {PENDING_COLUMNS}, o.handlers, o.runs, o.errors, o.durations, o.finished
+FROM callbacks_events AS e
+LEFT JOIN LATERAL (
+    SELECT array_agg(handler ORDER BY finished_at, attempt) AS handlers,
+        array_agg(attempt ORDER BY finished_at, attempt) AS runs,
+        array_agg(error ORDER BY finished_at, attempt) AS errors,
+        array_agg(duration ORDER BY finished_at, attempt) AS durations,
+        array_agg(finished_at ORDER BY finished_at, attempt) AS finished
+    FROM callbacks_outcomes WHERE callbacks_outcomes.seq = e.seq
+) AS o ON true
+WHERE e.lane = $1 AND e.{UNFINISHED_SQL} ORDER BY e.seq LIMIT $2"""
+"""A call's unfinished events with their outcomes, in one round trip (the dispatcher's hot
+path; listings use :data:`OUTCOMES` instead, a page at a time)."""
 OUTCOMES = """SELECT seq, handler, attempt, error, duration, finished_at FROM callbacks_outcomes
     WHERE seq = ANY($1::bigint[]) ORDER BY seq, finished_at, attempt"""
 GET_EVENT = f"SELECT {EVENT_COLUMNS} FROM callbacks_events WHERE identity = $1"
@@ -212,8 +231,21 @@ def event_record(row: Record, outcomes: tuple[Outcome, ...]) -> EventRecord:
     )
 
 
-def pending_event(row: Record, outcomes: tuple[Outcome, ...]) -> PendingEvent:
-    """A :class:`PendingEvent` from a row of :data:`PENDING_COLUMNS`."""
+def pending_event(row: Record) -> PendingEvent:
+    """A :class:`PendingEvent` from a row of :data:`NEXT_EVENTS`."""
+    outcomes: tuple[Outcome, ...] = ()
+    if row["handlers"] is not None:
+        outcomes = tuple(
+            Outcome(*fields)
+            for fields in zip(
+                row["handlers"],
+                row["runs"],
+                row["errors"],
+                row["durations"],
+                row["finished"],
+                strict=True,
+            )
+        )
     return PendingEvent(
         seq=row["seq"],
         id=row["identity"],

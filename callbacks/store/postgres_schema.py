@@ -11,6 +11,7 @@ Tables (prefixed, so the log can share a schema with other applications):
   sequence, so "oldest work first" needs no clock), who holds it until when (epoch seconds of
   the database's clock) and the end of its backoff.
 - ``callbacks_schema_migrations``: one row per applied migration.
+- ``callbacks_release()``: gives lanes back (a function, for one round trip).
 
 Migrations run in one transaction under a transaction-level advisory lock: replicas starting
 together queue on the lock, and each one after the first finds nothing left to do.
@@ -25,6 +26,27 @@ from callbacks.store.base import StoreError
 
 UNFINISHED_SQL = "status IN ('pending', 'failed')"
 """Written exactly like the partial index's condition, so the planner can use that index."""
+
+_RELEASE_FUNCTION = f"""CREATE FUNCTION callbacks_release(
+    only_lanes text[], holder text, wait_until double precision
+) RETURNS TABLE (released text, has_work boolean) LANGUAGE plpgsql AS $$
+BEGIN
+    -- Lock first, look second: each statement of a function takes a new snapshot, so the
+    -- second one sees every event committed by whoever held these rows before we locked them
+    -- (an append that woke the lane meanwhile), and "has work" cannot miss it.
+    PERFORM 1 FROM callbacks_lanes AS l
+    WHERE l.owner = holder AND (only_lanes IS NULL OR l.lane = ANY(only_lanes))
+    ORDER BY l.lane FOR UPDATE;
+    RETURN QUERY
+    UPDATE callbacks_lanes AS l
+    SET owner = NULL, expires_at = NULL, not_before = wait_until,
+        ticket = nextval('callbacks_lane_ticket'),
+        ready = EXISTS (SELECT 1 FROM callbacks_events AS e
+                        WHERE e.lane = l.lane AND e.{UNFINISHED_SQL})
+    WHERE l.owner = holder AND (only_lanes IS NULL OR l.lane = ANY(only_lanes))
+    RETURNING l.lane, l.ready;
+END $$"""
+"""Gives lanes back in one round trip; see the comment inside for why it is two statements."""
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -73,6 +95,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             )""",
             "CREATE INDEX callbacks_lanes_queue ON callbacks_lanes (ticket) WHERE ready",
             "CREATE INDEX callbacks_lanes_owner ON callbacks_lanes (owner) WHERE owner IS NOT NULL",
+            _RELEASE_FUNCTION,
         ),
     ),
 )
