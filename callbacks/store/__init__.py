@@ -9,6 +9,10 @@
   group commit shares one fsync among all requests that arrived during the previous one.
 - ``lock_timeout=SECONDS`` (default 5): how long a write waits for another process's lock
   (e.g. ``callbacks events prune`` running beside the server) before failing with 503.
+
+``postgresql://user@host:5432/db?schema=NAME`` (or ``postgres://``): the log shared by
+replicas; its options are in :mod:`callbacks.store.postgres_url`, its design in
+docs/replicas.md.
 """
 
 from __future__ import annotations
