@@ -146,6 +146,12 @@ def create_app(
             headers["WebHook-Allowed-Rate"] = "*"
         return Response(status_code=200, headers=headers)
 
+    async def callbacks(request: Request) -> Response:
+        # One route per path, so a 405 on it lists both methods in its Allow header.
+        if request.method == "OPTIONS":
+            return await webhook_handshake(request)
+        return await receive_callbacks(request)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -169,10 +175,8 @@ def create_app(
             yield
 
     routes = [
-        Route("/api/callbacks", receive_callbacks, methods=["POST"]),
-        Route("/api/callbacks/{context}", receive_callbacks, methods=["POST"]),
-        Route("/api/callbacks", webhook_handshake, methods=["OPTIONS"]),
-        Route("/api/callbacks/{context}", webhook_handshake, methods=["OPTIONS"]),
+        Route("/api/callbacks", callbacks, methods=["POST", "OPTIONS"]),
+        Route("/api/callbacks/{context}", callbacks, methods=["POST", "OPTIONS"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
@@ -215,7 +219,7 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _error(exc.status_code, code, str(exc.detail))
+    return _error(exc.status_code, code, str(exc.detail), exc.headers)
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:

@@ -121,7 +121,7 @@ def _callbacks_path(with_context: bool) -> dict[str, Any]:
             "in": "path",
             "required": True,
             "description": "Opaque context from the callbackUri, handed to handlers.",
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_~-][A-Za-z0-9_.~-]*$"},
+            "schema": {"type": "string", "minLength": 1},
         })
     suffix = " with a path context" if with_context else ""
     post = {
