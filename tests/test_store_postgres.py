@@ -162,11 +162,11 @@ async def test_a_dead_replicas_calls_are_taken_over_after_the_lease(
 ) -> None:
     async with make_store() as dying, make_store() as heir:
         await dying.append(ga_events("c", 1, 2), None)
-        [claim] = await dying.claim_calls("replica-a", 5, 0.3)
+        [claim] = await dying.claim_calls("replica-a", 5, 0.5)
+        assert await heir.claim_calls("replica-b", 5, 30) == []  # held while the lease runs
         first = (await dying.next_events("c", 5))[0]
         await dying.finish("replica-a", first.seq, EventStatus.DONE, [ok("h")])
-        assert await heir.claim_calls("replica-b", 5, 30) == []  # held while the lease runs
-        await asyncio.sleep(0.4)  # replica-a stops renewing: it died
+        await asyncio.sleep(0.6)  # replica-a stops renewing: it died
         [taken] = await heir.claim_calls("replica-b", 5, 30)
         assert (taken.call_id, taken.owner) == ("c", "replica-b")
         assert taken.expires_at > claim.expires_at

@@ -42,8 +42,18 @@ FAILURES = (
 _RETRIES = 3
 _MIGRATION_PATIENCE = 60.0
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-# The server answered, but cannot say whether the statement committed: never retried.
+# The connection was lost, or the server cannot say whether the statement committed: the
+# operation failed as a whole, and it is not retried piecemeal either.
 _UNKNOWN = (asyncpg.StatementCompletionUnknownError, asyncpg.TransactionResolutionUnknownError)
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # includes the driver's "connection does not exist"
+    asyncpg.OperatorInterventionError,  # shutdown, restart, cancelled
+    asyncpg.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 
 
 class Database:
@@ -94,7 +104,7 @@ class Database:
         async with asyncio.timeout(self.config.timeout):
             return await asyncpg.create_pool(
                 self.config.dsn,
-                min_size=1,
+                min_size=0,  # connect on demand: no background reconnect loop during outages
                 max_size=size,
                 timeout=self.config.timeout,
                 server_settings=self._settings(),
@@ -166,12 +176,12 @@ class Database:
                 raise
             except _UNKNOWN as exc:
                 raise StoreError(f"event log write failed: {self.describe(exc)}") from None
-            except asyncpg.PostgresError as exc:
-                why = self.describe(exc)
-                raise rejected(f"the event log refused the operation: {why}") from None
-            except FAILURES as exc:
+            except _UNAVAILABLE as exc:
                 url, why = self.config.display, self.describe(exc)
                 raise StoreError(f"the event log at {url} is unavailable: {why}") from None
+            except asyncpg.PostgresError as exc:  # a data or schema error: nothing was written
+                why = self.describe(exc)
+                raise rejected(f"the event log refused the operation: {why}") from None
             if write:
                 self.commits += 1
             return result
