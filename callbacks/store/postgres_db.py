@@ -176,9 +176,9 @@ class Database:
                 raise
             except _UNKNOWN as exc:
                 raise StoreError(f"event log write failed: {self.describe(exc)}") from None
-            except _UNAVAILABLE as exc:
-                url, why = self.config.display, self.describe(exc)
-                raise StoreError(f"the event log at {url} is unavailable: {why}") from None
+            except _UNAVAILABLE as exc:  # the URL is named once, when opening fails
+                why = self.describe(exc)
+                raise StoreError(f"the event log is unavailable: {why}") from None
             except asyncpg.PostgresError as exc:  # a data or schema error: nothing was written
                 why = self.describe(exc)
                 raise rejected(f"the event log refused the operation: {why}") from None
