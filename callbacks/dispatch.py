@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -65,6 +65,12 @@ class Dispatcher:
         self._make_context = make_context
         self._wake = asyncio.Event()
         self._workers: dict[str | None, asyncio.Task[None]] = {}
+        # A drained worker keeps its claim for ``linger`` seconds, woken by this call's new
+        # events: under load that saves a claim, a release and a fruitless read per event.
+        self._call_wakes: dict[str | None, asyncio.Event] = {}
+        self._evict = asyncio.Event()  # set when every slot is taken and other calls wait
+        # Events this process parsed on the way in, so the worker need not parse them again.
+        self._parsed: OrderedDict[str, Event] = OrderedDict()
         self._running: set[asyncio.Task[None]] = set()  # workers still releasing included
         self._timers: list[asyncio.TimerHandle] = []
         self._loop_task: asyncio.Task[None] | None = None
@@ -96,8 +102,24 @@ class Dispatcher:
         except StoreError as exc:
             raise IntakeUnavailable(str(exc)) from None
         if receipt.accepted:
-            self._wake.set()
+            self._remember(events)
+            wake_loop = False
+            for event in events:
+                call_wake = self._call_wakes.get(event.call_id)
+                if call_wake is None:
+                    wake_loop = True
+                else:
+                    call_wake.set()
+            if wake_loop:
+                self._wake.set()
         return receipt
+
+    def _remember(self, events: Sequence[Event]) -> None:
+        parsed = self._parsed
+        for event in events:
+            parsed[event.identity] = event
+        while len(parsed) > self.config.parsed_cache:
+            parsed.popitem(last=False)
 
     async def ready(self) -> bool:
         """Accepting, and the log can take writes."""
@@ -112,6 +134,9 @@ class Dispatcher:
         self._accepting = False
         self._stopping = True
         self._wake.set()
+        self._evict.set()
+        for call_wake in self._call_wakes.values():
+            call_wake.set()
         for timer in self._timers:
             timer.cancel()
         if self._loop_task is not None:
@@ -143,7 +168,10 @@ class Dispatcher:
         while not self._stopping:
             self._wake.clear()
             free = self.config.concurrency - len(self._workers)
-            if free > 0:
+            if free <= 0:
+                self._evict.set()  # lingering workers give their slots back
+            else:
+                self._evict.clear()
                 try:
                     claims = await self.store.claim_calls(self.owner, free, self.config.lease)
                 except StoreError as exc:
@@ -218,18 +246,41 @@ class Dispatcher:
     async def _drain(self, call_id: str | None) -> float | None:
         """Run the call's events in log order until none is left, one needs a backoff (its
         not-before time is returned), or the dispatcher stops."""
-        while not self._stopping:
-            batch = await self.store.next_events(call_id, self.config.batch)
-            for item in batch:
-                if self._stopping:
-                    return None
-                delay = await self._run_event(item)
-                if delay is not None:
-                    self._wake_later(delay)
-                    return time.time() + delay
-            if len(batch) < self.config.batch:
-                return None  # nothing more when read; release() checks again atomically
-        return None
+        call_wake = self._call_wakes[call_id] = asyncio.Event()
+        try:
+            while not self._stopping:
+                call_wake.clear()
+                batch = await self.store.next_events(call_id, self.config.batch)
+                for item in batch:
+                    if self._stopping:
+                        return None
+                    delay = await self._run_event(item)
+                    if delay is not None:
+                        self._wake_later(delay)
+                        return time.time() + delay
+                if len(batch) < self.config.batch and not await self._linger(call_wake):
+                    return None  # nothing more when read; release() checks again atomically
+            return None
+        finally:
+            if self._call_wakes.get(call_id) is call_wake:
+                del self._call_wakes[call_id]
+
+    async def _linger(self, call_wake: asyncio.Event) -> bool:
+        """Wait a little for more of this call's events; False to give the call back."""
+        if call_wake.is_set():
+            return True
+        if self._evict.is_set() or self.config.linger <= 0:
+            return False
+        evicted = asyncio.ensure_future(self._evict.wait())
+        woken = asyncio.ensure_future(call_wake.wait())
+        try:
+            await asyncio.wait(
+                (evicted, woken), timeout=self.config.linger, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            evicted.cancel()
+            woken.cancel()
+        return call_wake.is_set() and not self._stopping
 
     def _wake_later(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -239,7 +290,10 @@ class Dispatcher:
     async def _run_event(self, item: PendingEvent) -> float | None:
         """Run the handlers still owed on ``item``, record it; the retry delay if it failed."""
         try:
-            event = parse_events(item.raw)[0]
+            cached = self._parsed.pop(item.id, None)
+            event = cached if cached is not None and cached.raw == item.raw else (
+                parse_events(item.raw)[0]
+            )
             routes = self._router.match(event)
         except Exception as exc:  # the log holds it, but this program cannot read it any more
             log.error("event %s cannot be dispatched: %s", item.id, exc)

@@ -29,10 +29,16 @@ class DispatchConfig:
     """How long ``stop`` lets in-flight handler runs finish before cancelling them."""
     batch: int = 64
     """Events read from the log at a time per call."""
+    linger: float = 0.5
+    """How long a worker keeps a drained call, waiting for its next event, before releasing."""
+    parsed_cache: int = 10_000
+    """Parsed events kept from ``submit`` for the worker (skips parsing the log's copy)."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.max_attempts < 1 or self.batch < 1:
             raise ValueError("concurrency, max_attempts and batch must be at least 1")
+        if self.linger < 0 or self.parsed_cache < 0:
+            raise ValueError("linger and parsed_cache must not be negative")
         if min(self.backoff, self.lease, self.poll_interval, self.stop_timeout) <= 0:
             raise ValueError("backoff, lease, poll_interval and stop_timeout must be positive")
         if self.backoff_factor < 1 or self.backoff_max < self.backoff:

@@ -18,7 +18,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     model_validator,
 )
 from pydantic.alias_generators import to_camel, to_pascal
@@ -223,9 +222,10 @@ class Event(BaseModel):
     source: str | None = None
     dialect: Dialect
     data: Any = None
-
-    _raw: bytes = PrivateAttr(default=b"")
-    _identity: str = PrivateAttr(default="")
+    identity: str = Field(default="", repr=False)
+    """The event id, or a stable hash of its content when the id is null."""
+    raw: bytes = Field(default=b"", repr=False, exclude=True)
+    """This event's JSON element as received."""
 
     @property
     def type(self) -> str:
@@ -246,13 +246,3 @@ class Event(BaseModel):
     def sequence(self) -> int | None:
         """ToneInfo.SequenceId or sequenceNumber, where the event carries one."""
         return getattr(self.data, "sequence", None)
-
-    @property
-    def identity(self) -> str:
-        """The event id, or a stable hash of its content when the id is null."""
-        return self._identity or self.id or ""
-
-    @property
-    def raw(self) -> bytes:
-        """This event's JSON element as received."""
-        return self._raw

@@ -92,6 +92,8 @@ def parse_events(body: bytes) -> list[Event]:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EventParseError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EventParseError("body is nested too deeply to be an event") from None
     if isinstance(document, dict):
         return [_to_event(document, 0, body.strip())]
     if not isinstance(document, list):
@@ -181,8 +183,12 @@ def _to_event(element: Any, index: int, raw: bytes | None) -> Event:
     full_type, dialect = _classify(element, index)
     cls = KNOWN_TYPES.get(full_type.casefold(), UnknownEvent)
     event_id = element.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        event_id = None
     envelope = {
-        "id": event_id if isinstance(event_id, str) and event_id else None,
+        "id": event_id,
+        "identity": event_id or _content_hash(full_type, element),
+        "raw": raw if raw is not None else _dump(element),
         "full_type": full_type,
         "time": element.get("eventTime", element.get("time")),
         "subject": element.get("subject"),
@@ -202,6 +208,4 @@ def _to_event(element: Any, index: int, raw: bytes | None) -> Event:
         raise EventParseError(
             f"event {index} ({short}): {field}: {message}", index=index, field=field
         ) from None
-    event._raw = raw if raw is not None else _dump(element)
-    event._identity = envelope["id"] or _content_hash(full_type, element)
     return event

@@ -27,6 +27,7 @@ from callbacks.store.base import (
     StoreError,
 )
 from callbacks.store.sqlite_admin import SQLiteQueries
+from callbacks.store.sqlite_checkpoint import Checkpointer
 from callbacks.store.sqlite_queries import (
     INT64,
     LANE_HAS_WORK,
@@ -69,6 +70,7 @@ class SQLiteStore(SQLiteQueries, EventStore):
         self.synchronous = synchronous
         self._lock_timeout = lock_timeout
         self._writer: GroupCommitWriter | None = None
+        self._checkpointer: Checkpointer | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
         self._closed = False
@@ -97,6 +99,9 @@ class SQLiteStore(SQLiteQueries, EventStore):
             writer, offload_commit=not memory, lock_timeout=self._lock_timeout
         )
         self._writer.start()
+        if not memory:
+            self._checkpointer = Checkpointer(self.path, lambda: self.commits)
+            self._checkpointer.start()
 
     async def close(self) -> None:
         """Commit what is queued, then close the connections."""
@@ -105,6 +110,8 @@ class SQLiteStore(SQLiteQueries, EventStore):
         self._closed = True
         if self._writer is not None:
             await self._writer.close()
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
         connections = {id(c): c for c in (self._read_conn, self._write_conn) if c}.values()
         self._read_conn = self._write_conn = None
 

@@ -118,6 +118,8 @@ def open_connections(
             if str(mode).lower() != "wal":
                 raise StoreError(f"the event log at {path} cannot use WAL mode (got {mode})")
         writer.execute(f"PRAGMA synchronous = {synchronous.value.upper()}")
+        if path != ":memory:":  # the store's Checkpointer does it, off the commit path
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
         migrate(writer)
         # From here on the loop never waits inside SQLite for a lock: it retries instead.
         writer.execute("PRAGMA busy_timeout = 0")
