@@ -284,13 +284,17 @@ def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette
         except PluginError as exc:
             raise ConfigError(str(exc)) from None
     client = _client(config)
+    store = _store(config)
     intake = Dispatcher(
-        _store(config),
+        store,
         router,
         context_factory(client),
         DispatchConfig(concurrency=config.concurrency, max_attempts=config.max_attempts),
         owner=config.replica_name,
     )
+    on_new_work = getattr(store, "on_new_work", None)
+    if on_new_work is not None:  # PostgreSQL: another replica's events wake us at once
+        on_new_work(intake.wake)
 
     @contextlib.asynccontextmanager
     async def client_lifetime() -> AsyncIterator[object]:
