@@ -13,6 +13,7 @@ errors to HTTP.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
@@ -39,7 +40,7 @@ class Limits:
             raise ValueError("request limits must be positive")
         if self.depth > MAX_DEPTH_CEILING:
             raise ValueError(f"the nesting depth limit may be at most {MAX_DEPTH_CEILING}")
-        if not self.read_timeout > 0:
+        if not 0 < self.read_timeout < math.inf:
             raise ValueError("the read timeout must be a positive number of seconds")
 
 

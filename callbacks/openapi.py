@@ -198,7 +198,9 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             "title": "acs-callbacks receiver",
             "version": _version(),
             "description": "The callbackUri of a Call Automation application: receives call "
-            "events, logs them durably and dispatches them to handlers.",
+            "events, logs them durably and dispatches them to handlers. Before any route, a "
+            "request may be refused with 431 headers_too_large (request head over "
+            "--max-header-bytes) or 408 request_timeout (head not sent within --read-timeout).",
         },
         "paths": {
             "/api/callbacks": _callbacks_path(with_context=False),

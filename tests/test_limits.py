@@ -158,3 +158,15 @@ def test_the_check_costs_little_next_to_parsing_a_typical_event() -> None:
     parse = best_of(lambda: parse_events(body))
     check = best_of(lambda: check_json(body, max_depth=32, max_string=65536))
     assert check < 0.2 * parse, (check, parse)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"body_bytes": 0}, {"events": -1}, {"depth": 0}, {"string_bytes": 0},
+        {"read_timeout": 0.0}, {"read_timeout": float("nan")}, {"read_timeout": float("inf")},
+    ],
+)  # fmt: skip
+def test_limits_refuse_values_that_would_disable_or_break_them(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Limits(**kwargs)
