@@ -36,6 +36,13 @@ class EmulatorError(Exception):
         return {}
 
 
+class ClientGone(EmulatorError):
+    """The caller disconnected before its body arrived: nothing was executed (journal: 499)."""
+
+    status = 499
+    code = "ClientClosedRequest"
+
+
 class BadRequest(EmulatorError):
     """400: the request is malformed; the message names the field."""
 

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.errors import (
     BadRequest,
+    ClientGone,
     EmulatorError,
     InjectedFault,
     NotFound,
@@ -164,11 +165,14 @@ _CALL_ACTIONS: dict[str, tuple[str, Operation]] = {
 async def _read_body(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body: larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body: larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone("body: the caller disconnected before sending it all") from None
     return b"".join(chunks)
 
 
