@@ -7,6 +7,8 @@ Nothing is enabled implicitly: the service composes only the plugins it is told 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
@@ -29,6 +31,9 @@ def _load_object(spec: str) -> object:
         module_name, _, attribute = spec.partition(":")
         if not module_name or not attribute:
             raise PluginError(f"handler plugin {spec!r}: expected module:attribute")
+        # Like uvicorn's --app-dir ".": a module beside the user finds its way in.
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
