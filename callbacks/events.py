@@ -35,6 +35,7 @@ from callbacks.event_models import (
 )
 from callbacks.event_types import *  # noqa: F403 - the models are part of this module's API
 from callbacks.event_types import BY_SHORT_NAME, KNOWN_TYPES, UnknownEvent
+from callbacks.event_types_ga import *  # noqa: F403 - likewise
 from callbacks.identifiers import Identifier, IdentifierKind
 
 __all__ = [
