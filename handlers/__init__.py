@@ -1,0 +1,1 @@
+"""Built-in handler plugins of acs-callbacks; each module exports a ``Router``."""
