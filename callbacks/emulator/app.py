@@ -16,6 +16,8 @@ from callbacks.emulator.control import control_routes
 from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.errors import EmulatorError, MethodNotAllowed, NotFound, error_response
 from callbacks.emulator.rest import rest_routes
+from callbacks.emulator.signing import key_routes, token_control_routes
+from callbacks.tokens import TokenIssuer
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -34,13 +36,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_emulator(
-    config: EmulatorConfig, *, callback_transport: httpx2.AsyncBaseTransport | None = None
+    config: EmulatorConfig,
+    *,
+    callback_transport: httpx2.AsyncBaseTransport | None = None,
+    tokens: TokenIssuer | None = None,
 ) -> Starlette:
     """The emulator as an ASGI app; its state is ``app.state.emulator`` (an :class:`Emulator`).
 
-    ``callback_transport`` replaces the network for callbacks (tests pass a MockTransport).
+    ``callback_transport`` replaces the network for callbacks (tests pass a MockTransport);
+    ``tokens`` signs callbacks with keys of the caller's (default: a fresh key pair), and its
+    issuer must be ``config.token_issuer``.
     """
-    emulator = Emulator(config)
+    emulator = Emulator(config, tokens=tokens)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -57,7 +64,7 @@ def create_emulator(
                 await emulator.stop()
 
     app = Starlette(
-        routes=[*rest_routes(), *control_routes()],
+        routes=[*rest_routes(), *key_routes(), *control_routes(), *token_control_routes()],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

@@ -4,7 +4,8 @@ Every option can also be set as ``CALLBACKS_EMULATOR_<OPTION>`` (``--answer-dela
 ``CALLBACKS_EMULATOR_ANSWER_DELAY``; ``CALLBACKS_EMULATOR_CALLEE`` holds a JSON object or a
 list of them). A command-line option wins over its variable. A bad value is reported as one
 line naming the option or the variable, with exit status 2. Without an access key a random one
-is generated and printed with a ready connection string.
+is generated and printed with a ready connection string. Every callback carries a JWT; the
+banner prints the ``callbacks serve`` options that verify it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import signal
 import sys
 from collections.abc import Callable
@@ -24,10 +26,17 @@ from typing import Any
 import uvicorn
 
 from callbacks.emulator.app import create_emulator
-from callbacks.emulator.config import DeliveryConfig, EmulatorConfig, FaultConfig
+from callbacks.emulator.config import (
+    DEFAULT_RESOURCE_ID,
+    DeliveryConfig,
+    EmulatorConfig,
+    FaultConfig,
+)
 from callbacks.emulator.scenario import CalleeScript, Scenario, load_scenario, parse_callee
 from callbacks.emulator.server import bind_socket, url_of, uvicorn_config
+from callbacks.emulator.signing import receiver_flags
 from callbacks.hmac import decode_key
+from callbacks.tokens import DEFAULT_ISSUER
 
 ENV_PREFIX = "CALLBACKS_EMULATOR_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -65,6 +74,12 @@ def _port(text: str) -> int:
     return value
 
 
+def _name(text: str) -> str:
+    if not text.strip() or text != text.strip():
+        raise ValueError("expected a non-empty value without surrounding spaces")
+    return text
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def convert(text: str) -> str:
         if text.lower() not in choices:
@@ -100,6 +115,8 @@ OPTIONS = (
     _Option("--ring-timeout", "30", _seconds, "seconds before an unanswered callee gives up"),
     _Option("--tone-interval", "0.1", _seconds, "seconds between the tones of one press"),
     _Option("--event-ids", "uuid", _choice("uuid", "null"), "callback ids: uuid or null"),
+    _Option("--resource-id", DEFAULT_RESOURCE_ID, _name, "aud of callback tokens"),
+    _Option("--token-issuer", DEFAULT_ISSUER, _name, "iss of callback tokens"),
     _Option("--rate-429", "0", _rate, "share of REST requests answered 429"),
     _Option("--rate-500", "0", _rate, "share of REST requests answered 500"),
     _Option("--retry-after", "1", _count, "Retry-After seconds of a 429"),
@@ -215,6 +232,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[EmulatorConfig, bool]:
             ring_timeout=_value(args, "ring_timeout"),
             tone_interval=_value(args, "tone_interval"),
             event_ids=_value(args, "event_ids"),
+            resource_id=_value(args, "resource_id"),
+            token_issuer=_value(args, "token_issuer"),
             scenario=scenario,
             faults=faults,
             delivery=delivery,
@@ -255,6 +274,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  connection string: endpoint={url};accesskey={key}")
     else:
         print(f"  connection string: endpoint={url};accesskey=<your --access-key>")
+    flags = shlex.join(receiver_flags(url, config.token_issuer, config.resource_id))
+    print(f"  callbacks carry JWTs; verify them with: callbacks serve {flags}")
     print(f"  control API: {url}/emulator/calls  (docs/emulator.md)", flush=True)
     app = create_emulator(config)
     server = uvicorn.Server(

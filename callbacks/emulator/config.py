@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 from callbacks.emulator.events2021 import EventIds
 from callbacks.emulator.scenario import Scenario
+from callbacks.tokens import DEFAULT_ISSUER
+
+DEFAULT_RESOURCE_ID = "e1a70000-0000-4000-8000-000000000000"
+"""The audience of callback tokens when none is configured: a fixed, obviously fake resource id."""
 
 
 def _check_rate(name: str, value: float) -> None:
@@ -106,6 +110,12 @@ class EmulatorConfig:
     max_body_bytes: int = 1 << 20
     journal_size: int = 10_000
     """Requests and callbacks kept for the control API (the oldest are dropped)."""
+    resource_id: str = DEFAULT_RESOURCE_ID
+    """The ACS resource id: the ``aud`` of every callback token."""
+    token_issuer: str = DEFAULT_ISSUER
+    """The ``iss`` of every callback token (the real service's by default)."""
+    token_lifetime: float = 300.0
+    """Seconds a callback token is valid (five minutes, as the service's)."""
     scenario: Scenario = field(default_factory=Scenario)
     faults: FaultConfig = field(default_factory=FaultConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
@@ -117,5 +127,11 @@ class EmulatorConfig:
             _check_non_negative(name, getattr(self, name))
         if self.event_ids not in ("uuid", "null"):
             raise ValueError(f"event_ids must be 'uuid' or 'null', not {self.event_ids!r}")
+        for name in ("resource_id", "token_issuer"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip() or value != value.strip():
+                raise ValueError(f"{name} must be a non-empty string without surrounding spaces")
+        if not 1 <= self.token_lifetime < float("inf"):
+            raise ValueError(f"token_lifetime must be at least 1 second, not {self.token_lifetime}")
         if self.max_clock_skew <= 0 or self.max_body_bytes <= 0 or self.journal_size <= 0:
             raise ValueError("max_clock_skew, max_body_bytes and journal_size must be positive")

@@ -9,7 +9,9 @@ Semantics:
 - an attempt fails on a non-2xx answer, a connection error or a timeout; 400 and 413 are
   final at once (Event Grid dead-letters them), anything else is retried after
   ``backoff * factor**n`` seconds, capped, up to ``max_attempts`` attempts;
-- a duplicated callback is posted again, byte for byte, right after the original.
+- a duplicated callback is posted again, byte for byte, right after the original;
+- every attempt carries the headers ``authorize()`` returns at that moment: a fresh bearer
+  token each time, so a retry long after the first attempt is not refused as expired.
 
 One shared ``httpx2.AsyncClient`` (opened by the app's lifespan) carries every post.
 """
@@ -21,6 +23,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +49,15 @@ class _CallQueue:
 class Delivery:
     """Queues callbacks per call and posts them in order."""
 
-    def __init__(self, config: DeliveryConfig, faults: Faults, journal: Journal) -> None:
+    def __init__(
+        self,
+        config: DeliveryConfig,
+        faults: Faults,
+        journal: Journal,
+        authorize: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
         self.config = config
+        self._authorize = authorize
         self._faults = faults
         self._journal = journal
         self._client: httpx2.AsyncClient | None = None
@@ -142,9 +152,10 @@ class Delivery:
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
+        headers = {**HEADERS, **self._authorize()} if self._authorize else HEADERS
         try:
             response = await self._client.post(
-                record.url, content=record.body, headers=HEADERS, timeout=self.config.timeout
+                record.url, content=record.body, headers=headers, timeout=self.config.timeout
             )
             status = response.status_code
         except httpx2.TimeoutException:

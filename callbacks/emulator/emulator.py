@@ -14,19 +14,27 @@ from callbacks.emulator.journal import Journal
 from callbacks.emulator.repeatability import Repeatability
 from callbacks.emulator.scenario import Scenario
 from callbacks.emulator.schemas import CreateCallBody
+from callbacks.emulator.signing import CallbackSigner
+from callbacks.tokens import TokenIssuer
 
 
 class Emulator:
     """One emulated Call Automation resource: what the REST and control APIs act on."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, *, tokens: TokenIssuer | None = None) -> None:
         self.config = config
         self.scenario: Scenario = config.scenario
         """The scenario in force; replaced by ``PUT /emulator/scenario``."""
         self.journal = Journal(config.journal_size)
         self.faults = Faults(config.faults)
         self.repeatability = Repeatability(config.journal_size)
-        self.delivery = Delivery(config.delivery, self.faults, self.journal)
+        self.signer = CallbackSigner(
+            config.token_issuer, config.resource_id, config.token_lifetime, tokens=tokens
+        )
+        """Signs every callback attempt; its keys outlive :meth:`reset`."""
+        self.delivery = Delivery(
+            config.delivery, self.faults, self.journal, self.signer.authorization
+        )
         self.calls: dict[str, Call] = {}
         self._env = CallEnvironment(
             config, EventFactory(config.event_ids), self.delivery.send, lambda: self.scenario
@@ -47,7 +55,8 @@ class Emulator:
 
     async def reset(self) -> None:
         """Back to the state at start: no calls, records, repeatability ids or forced faults,
-        the configured scenario and faults; nothing more is posted for earlier calls."""
+        the configured scenario and faults; nothing more is posted for earlier calls.
+        The signing keys stay: receivers have them cached."""
         await self.stop()
         self.calls.clear()
         self.journal.clear()

@@ -3,9 +3,10 @@
 For tests, ``callbacks demo`` and embedding::
 
     async with serve_emulator(config) as running:      # a free port on 127.0.0.1
-        client = CallClient(running.connection_string)
+        client = CallAutomationClient.from_connection_string(running.connection_string)
+        receiver = ["callbacks", "serve", *running.receiver_flags, ...]   # JWT verification on
         ...
-        await running.emulator.delivery.wait_idle(5)
+        await asyncio.wait_for(running.emulator.delivery.wait_idle(), 5)
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import uvicorn
 from callbacks.emulator.app import create_emulator, emulator_of
 from callbacks.emulator.config import EmulatorConfig
 from callbacks.emulator.emulator import Emulator
+from callbacks.emulator.signing import receiver_flags
+from callbacks.tokens import JWKS_PATH, TokenIssuer
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,26 @@ class RunningEmulator:
         """``endpoint=<url>;accesskey=<base64 key>``, ready for a REST client."""
         key = base64.b64encode(self.access_key).decode("ascii")
         return f"endpoint={self.url};accesskey={key}"
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the keys of the callback tokens are served."""
+        return self.url + JWKS_PATH
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of callback tokens."""
+        return self.emulator.signer.issuer
+
+    @property
+    def resource_id(self) -> str:
+        """The ``aud`` of callback tokens."""
+        return self.emulator.signer.resource_id
+
+    @property
+    def receiver_flags(self) -> list[str]:
+        """``callbacks serve`` options verifying this emulator's callbacks (``--auth jwt``...)."""
+        return receiver_flags(self.url, self.issuer, self.resource_id)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -106,8 +129,9 @@ async def serve_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
     callback_transport: httpx2.AsyncBaseTransport | None = None,
+    tokens: TokenIssuer | None = None,
 ) -> AsyncIterator[RunningEmulator]:
     """Serve an emulator until the block exits; yields its URL and state."""
-    app = create_emulator(config, callback_transport=callback_transport)
+    app = create_emulator(config, callback_transport=callback_transport, tokens=tokens)
     async with serve_asgi(app, host=host, port=port) as url:
         yield RunningEmulator(url, emulator_of(app), config.access_key)

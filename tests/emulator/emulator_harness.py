@@ -51,6 +51,7 @@ class Received:
     query: str
     content_type: str
     at: float
+    authorization: str = ""
 
     @property
     def type(self) -> str:
@@ -71,6 +72,8 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     """Statuses to answer the next posts with, in order; then 200."""
     attempts: int = 0
+    authorizations: list[str] = field(default_factory=list)
+    """The Authorization header of every attempt, answered 200 or not."""
     url: str = ""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -79,12 +82,15 @@ class Receiver:
         self.received.clear()
         self.answers.clear()
         self.attempts = 0
+        self.authorizations.clear()
 
     def app(self) -> Starlette:
         """The ASGI app recording posts."""
 
         async def endpoint(request: Request) -> Response:
             self.attempts += 1
+            authorization = request.headers.get("authorization", "")
+            self.authorizations.append(authorization)
             body = await request.body()
             status = self.answers.pop(0) if self.answers else 200
             if status == 200:
@@ -94,6 +100,7 @@ class Receiver:
                         request.url.query,
                         request.headers.get("content-type", ""),
                         time.monotonic(),
+                        authorization,
                     )
                 )
                 self._changed.set()

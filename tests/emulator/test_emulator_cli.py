@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ import pytest
 from emulator_harness import ALICE, KEY_B64
 
 from callbacks.emulator.cli import add_parser, config_from_args, run
+from callbacks.emulator.config import DEFAULT_RESOURCE_ID
 from callbacks.emulator.server import bind_socket
 from callbacks.hmac import HmacAuth, parse_connection_string
+from callbacks.tokens import DEFAULT_ISSUER
 
 ROOT = Path(__file__).parents[2]
 MAIN = (
@@ -81,6 +84,17 @@ def test_environment_variables_set_options_and_flags_win(monkeypatch: pytest.Mon
     assert config.faults.duplicate_rate == 0.5
 
 
+def test_token_audience_and_issuer_come_from_options_or_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, _ = config_from_args(parse())
+    assert (config.resource_id, config.token_issuer) == (DEFAULT_RESOURCE_ID, DEFAULT_ISSUER)
+    monkeypatch.setenv("CALLBACKS_EMULATOR_RESOURCE_ID", "res-from-env")
+    monkeypatch.setenv("CALLBACKS_EMULATOR_TOKEN_ISSUER", "http://issuer-from-env")
+    config, _ = config_from_args(parse("--resource-id", "res-from-flag"))
+    assert (config.resource_id, config.token_issuer) == ("res-from-flag", "http://issuer-from-env")
+
+
 def test_callees_from_options_come_ahead_of_the_scenario_file(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text('[[callees]]\nmatch = "+1"\nanswer_after = 9\n')
@@ -101,6 +115,8 @@ def test_callees_from_options_come_ahead_of_the_scenario_file(tmp_path: Path) ->
         (["--event-ids", "maybe"], {}, "--event-ids: expected one of uuid, null"),
         (["--scenario", "/absent.toml"], {}, "--scenario: cannot read scenario"),
         (["--callee", "{"], {}, "--callee: "),
+        (["--resource-id", " "], {}, "--resource-id: expected a non-empty value"),
+        ([], {"CALLBACKS_EMULATOR_TOKEN_ISSUER": " x"}, "CALLBACKS_EMULATOR_TOKEN_ISSUER: "),
         (["--callee", '{"answer": true}'], {}, "--callee: invalid callee: match: field required"),
         ([], {"CALLBACKS_EMULATOR_CALLEE": "[1]"}, "CALLBACKS_EMULATOR_CALLEE: expected a JSON"),
     ],
@@ -165,7 +181,14 @@ async def test_a_real_run_prints_a_working_connection_string_and_stops_cleanly(
         assert banner[1].startswith("  access key (generated): ")
         connection_string = banner[2].removeprefix("  connection string: ")
         endpoint, key = parse_connection_string(connection_string)
+        prefix = "  callbacks carry JWTs; verify them with: callbacks serve "
+        assert banner[3].startswith(prefix)
+        assert shlex.split(banner[3].removeprefix(prefix)) == [
+            "--auth", "jwt", "--jwks-url", f"{endpoint}/calling/keys",
+            "--jwt-issuer", DEFAULT_ISSUER, "--jwt-audience", DEFAULT_RESOURCE_ID,
+        ]
         async with httpx2.AsyncClient(base_url=endpoint, auth=HmacAuth(key)) as client:
+            assert (await client.get("/calling/keys")).json()["keys"][0]["alg"] == "RS256"
             body = {"targets": [ALICE], "callbackUri": "http://127.0.0.1:9/cb"}
             response = await client.post("/calls", json=body)
             assert response.status_code == 200
