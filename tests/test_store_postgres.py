@@ -19,6 +19,7 @@ from tests.log_bodies import ga_element, ga_events
 from tests.postgres_support import POSTGRES_URL, admin, fresh_schema, needs_postgres, with_options
 from tests.store_contract import StoreContract, ok
 from tests.store_contract_queries import StoreQueriesContract
+from tests.store_contract_replays import StoreReplaysContract
 
 pytestmark = needs_postgres
 MakeStore = Callable[[], EventStore]
@@ -36,7 +37,7 @@ def make_store(schema: str) -> MakeStore:
     return lambda: open_store(url)
 
 
-class TestPostgresStore(StoreContract, StoreQueriesContract):
+class TestPostgresStore(StoreContract, StoreQueriesContract, StoreReplaysContract):
     """The whole contract against PostgreSQL."""
 
 

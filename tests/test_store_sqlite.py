@@ -13,6 +13,7 @@ from callbacks.store import EventStore, SQLiteStore, StoreError, Synchronous, op
 from tests.log_bodies import ga_events
 from tests.store_contract import StoreContract
 from tests.store_contract_queries import StoreQueriesContract
+from tests.store_contract_replays import StoreReplaysContract
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def make_store(tmp_path: Path) -> Callable[[], EventStore]:
     return lambda: open_store(url)
 
 
-class TestSQLiteStore(StoreContract, StoreQueriesContract):
+class TestSQLiteStore(StoreContract, StoreQueriesContract, StoreReplaysContract):
     """The whole contract against a SQLite file."""
 
 

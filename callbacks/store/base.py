@@ -10,6 +10,7 @@ Writes::
     next_events(call)     -> [PendingEvent]     the call's unfinished events, in seq order
     finish(owner, seq)                          outcomes + new status, fenced by the claim
     release(owner, call)  -> more work?         give a call back (optionally not before a time)
+    record_replays(results)                     replay runs, beside the events' own outcomes
 
 Errors: :class:`StoreError` (cannot do it now: closed, commit failed, locked) and its subclass
 :class:`ClaimLost` (the caller no longer owns the call). Messages never carry URLs or secrets.
@@ -36,6 +37,7 @@ from callbacks.store.records import (
     StoreStats,
     utc,
 )
+from callbacks.store.replay_records import ReplayMode, ReplayResult, RestCall
 
 __all__ = [
     "UNFINISHED",
@@ -48,6 +50,9 @@ __all__ = [
     "Outcome",
     "PendingEvent",
     "Receipt",
+    "ReplayMode",
+    "ReplayResult",
+    "RestCall",
     "StoreError",
     "StoreStats",
     "utc",
@@ -180,3 +185,17 @@ class EventStore(ABC):
     @abstractmethod
     async def stats(self) -> StoreStats:
         """Counts by status and type."""
+
+    # -- replay runs, kept beside the events' own outcomes --
+
+    @abstractmethod
+    async def record_replays(self, results: Sequence[ReplayResult]) -> int:
+        """Keep these replay results in one transaction; how many are of logged events.
+
+        Results of events the log does not hold are dropped. A result for a (run, event)
+        already recorded replaces it. An event's status and outcomes never change.
+        """
+
+    @abstractmethod
+    async def replay_outcomes(self, event_id: str) -> list[ReplayResult]:
+        """Every recorded replay of the event, oldest first (deleted with the event)."""

@@ -28,11 +28,12 @@ from callbacks.store.base import (
 from callbacks.store.postgres_admin import PostgresQueries
 from callbacks.store.postgres_db import Conn, Database
 from callbacks.store.postgres_notify import CHANNEL, WorkListener
+from callbacks.store.postgres_replays import PostgresReplays
 from callbacks.store.postgres_url import parse_postgres_url
 from callbacks.store.postgres_writer import BatchRejected, GroupCommit, Row
 
 
-class PostgresStore(PostgresQueries, EventStore):
+class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
     """The event log in a PostgreSQL database, shared by every replica that uses the URL."""
 
     def __init__(self, url: str) -> None:

@@ -10,6 +10,8 @@ Tables (prefixed, so the log can share a schema with other applications):
   call): whether it has unfinished events, its place in the queue (``ticket``, from a
   sequence, so "oldest work first" needs no clock), who holds it until when (epoch seconds of
   the database's clock) and the end of its backoff.
+- ``callbacks_replays``: one row per replay run of an event (``callbacks replay``), beside its
+  outcomes, deleted with the event.
 - ``callbacks_schema_migrations``: one row per applied migration.
 - ``callbacks_release()``: gives lanes back (a function, for one round trip).
 
@@ -96,6 +98,21 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "CREATE INDEX callbacks_lanes_queue ON callbacks_lanes (ticket) WHERE ready",
             "CREATE INDEX callbacks_lanes_owner ON callbacks_lanes (owner) WHERE owner IS NOT NULL",
             _RELEASE_FUNCTION,
+        ),
+    ),
+    (
+        "replay runs",
+        (
+            """CREATE TABLE callbacks_replays (
+                seq BIGINT NOT NULL REFERENCES callbacks_events (seq) ON DELETE CASCADE,
+                run_id TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                target TEXT,
+                replayed_at TIMESTAMPTZ NOT NULL,
+                outcomes TEXT NOT NULL,
+                requests TEXT NOT NULL,
+                PRIMARY KEY (seq, run_id)
+            )""",
         ),
     ),
 )

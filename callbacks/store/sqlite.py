@@ -37,6 +37,7 @@ from callbacks.store.sqlite_queries import (
     outcomes_by_seq,
     pending_event,
 )
+from callbacks.store.sqlite_replays import SQLiteReplays
 from callbacks.store.sqlite_schema import UNFINISHED_SQL, Synchronous, open_connections
 from callbacks.store.sqlite_writer import GroupCommitWriter, wait_unlocked
 
@@ -56,7 +57,7 @@ _NEXT = f"""SELECT seq, identity, lane, raw, path_context, received_at, status, 
     FROM events WHERE lane = ? AND {UNFINISHED_SQL} ORDER BY seq LIMIT ?"""
 
 
-class SQLiteStore(SQLiteQueries, EventStore):
+class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
     """The event log in one SQLite file (or ``:memory:``, for tests and demos)."""
 
     def __init__(

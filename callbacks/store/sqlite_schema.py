@@ -2,8 +2,8 @@
 
 Tables: ``events`` (the log; ``seq`` is the arrival order, AUTOINCREMENT so a position is never
 reused after pruning), ``outcomes`` (one row per handler run), ``lanes`` (one row per call: does
-it have work, who holds it until when, not before when). The lane of events outside a call is
-the empty string.
+it have work, who holds it until when, not before when), ``replays`` (one row per replay run
+of an event, deleted with it). The lane of events outside a call is the empty string.
 """
 
 from __future__ import annotations
@@ -66,6 +66,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX lanes_ready ON lanes(ready_at) WHERE ready = 1",
         "CREATE INDEX lanes_owner ON lanes(owner) WHERE owner IS NOT NULL",
+    ),
+    (
+        # Replay runs, kept apart from the events' own outcomes (callbacks replay).
+        """CREATE TABLE replays (
+            seq INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            target TEXT,
+            replayed_at TEXT NOT NULL,
+            outcomes TEXT NOT NULL,
+            requests TEXT NOT NULL,
+            PRIMARY KEY (seq, run_id)
+        ) WITHOUT ROWID""",
+        """CREATE TRIGGER events_pruned_replays AFTER DELETE ON events
+            BEGIN DELETE FROM replays WHERE seq = OLD.seq; END""",
     ),
 )
 """Migration n brings ``PRAGMA user_version`` from n to n + 1."""
