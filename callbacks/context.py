@@ -18,16 +18,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from callbacks.call_connection import CallConnection
 from callbacks.client import CallAutomationClient
 from callbacks.events import Event
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from callbacks.history import CallHistory
     from callbacks.intake import ContextFactory
+    from callbacks.plugin_settings import PluginSettings
     from callbacks.routing import Route
+
+E = TypeVar("E", bound=Event)
+S = TypeVar("S", bound="BaseModel")
 
 REPEATABILITY_NAMESPACE = uuid.UUID("cebc19ab-edce-51bc-a423-1578f6d62cca")
 """Fixed forever: uuid5(NAMESPACE_URL, "urn:acs-callbacks:repeatability")."""
@@ -69,6 +76,10 @@ class NoCallError(RuntimeError):
     """``ctx.call`` was used for an event that belongs to no call (such as IncomingCall)."""
 
 
+class NoHistoryError(RuntimeError):
+    """``ctx.history()`` was used where no event log backs the context."""
+
+
 class HandlerLog(logging.LoggerAdapter[logging.Logger]):
     """A logger that prefixes each message with the event and call, and adds them as extras."""
 
@@ -93,8 +104,8 @@ class Context:
     """What a handler gets besides its event: the client, the call, a logger, the attempt."""
 
     __slots__ = (
-        "_base", "_call", "_client", "_ids", "_log", "attempt", "event", "handler",
-        "path_context",
+        "_base", "_call", "_client", "_history", "_history_source", "_ids", "_log", "_settings",
+        "attempt", "callback_url", "event", "handler", "path_context",
     )
 
     def __init__(
@@ -106,6 +117,9 @@ class Context:
         attempt: int = 1,
         path_context: str | None = None,
         salt: str = "",
+        history: CallHistory | None = None,
+        settings: PluginSettings | None = None,
+        callback_url: str | None = None,
     ) -> None:
         self.event = event
         """The event being handled."""
@@ -120,6 +134,11 @@ class Context:
         self._client: CallAutomationClient | None = None
         self._call: CallConnection | None = None
         self._log: HandlerLog | None = None
+        self._history_source = history
+        self._history: tuple[Event, ...] | None = None
+        self._settings = settings
+        self.callback_url = callback_url
+        """This receiver's public callback URL (with its secret), for calls handlers place."""
 
     def __repr__(self) -> str:
         return (
@@ -174,19 +193,52 @@ class Context:
         """How many POSTs this handler run has made so far."""
         return self._ids.count
 
+    async def history(self) -> Sequence[Event]:
+        """The call's events logged before this one, oldest first (read once per run)."""
+        if self._history is None:
+            if self._history_source is None:
+                raise NoHistoryError(
+                    f"ctx.history(): handler {self.handler} reads the call's earlier events, "
+                    "but no event log backs this context"
+                )
+            self._history = tuple(await self._history_source(self.event))
+        return self._history
 
-def context_factory(client: CallAutomationClient | None, *, salt: str = "") -> ContextFactory:
+    async def previous(self, event_type: type[E]) -> E | None:
+        """The call's latest event of ``event_type`` before this one, or None."""
+        for event in reversed(await self.history()):
+            if isinstance(event, event_type):
+                return event
+        return None
+
+    def settings(self, model: type[S]) -> S:
+        """A plugin's loaded settings: ``ctx.settings(GreetingSettings).audio_url``."""
+        if self._settings is None:
+            raise LookupError(f"no {model.__name__} loaded: no plugin settings were given")
+        return self._settings.of(model)
+
+
+def context_factory(
+    client: CallAutomationClient | None,
+    *,
+    salt: str = "",
+    history: CallHistory | None = None,
+    settings: PluginSettings | None = None,
+    callback_url: str | None = None,
+) -> ContextFactory:
     """A :data:`~callbacks.intake.ContextFactory` building contexts over one shared ``client``.
 
     With no client, handlers that only observe still run; ``ctx.client`` raises
     :class:`NoClientError`. Pass a ``salt`` (e.g. a replay session id) only to make a live
-    replay act again.
+    replay act again. ``history`` backs ``ctx.history()`` (see
+    :func:`callbacks.history.store_history`), ``settings`` backs ``ctx.settings(...)``.
     """
 
     def make(event: Event, route: Route, attempt: int, path_context: str | None) -> Context:
         return Context(
             event, client, handler=route.name, attempt=attempt,
-            path_context=path_context, salt=salt,
+            path_context=path_context, salt=salt, history=history, settings=settings,
+            callback_url=callback_url,
         )
 
     return make
