@@ -1,0 +1,106 @@
+"""What the built-in flows need to know about an event, whichever dialect it arrived in.
+
+Pure functions over events, shared by the flows' state folds; plus :func:`unless_call_gone`,
+which turns "the call has already ended" answers of the REST API into a quiet no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+from callbacks.client_errors import BadRequest, CallAutomationError, CallNotFound
+from callbacks.events import (
+    CallConnected,
+    CallConnectionStateChanged,
+    CallDisconnected,
+    CallLegStateChanged,
+    CallState,
+    DtmfReceived,
+    Event,
+    OperationStatus,
+    PlayAudioResult,
+    Tone,
+    ToneReceived,
+)
+
+T = TypeVar("T")
+PlayEnd = Literal["completed", "cancelled", "failed"]
+CANCELLED_SUBCODE = 8508
+
+_UP = (CallState.ESTABLISHED, CallState.CONNECTED)
+_DOWN = (CallState.TERMINATED, CallState.DISCONNECTED)
+_GONE_CODES = frozenset({"CallEnded", "CallNotFound"})
+
+
+def _state(event: Event) -> object:
+    if isinstance(event, CallLegStateChanged):
+        return event.data.call_state
+    if isinstance(event, CallConnectionStateChanged):
+        return event.data.call_connection_state
+    return None
+
+
+def established(event: Event) -> bool:
+    """The call was answered: the leg is Established (2021) or connected (later dialects)."""
+    return isinstance(event, CallConnected) or _state(event) in _UP
+
+
+def ended(event: Event) -> bool:
+    """The call is over: Terminated (2021), disconnected (later dialects)."""
+    return isinstance(event, CallDisconnected) or _state(event) in _DOWN
+
+
+def tone(event: Event) -> str | None:
+    """The key a DTMF event reports (``"1"``, ``"#"``), or None for any other event."""
+    if isinstance(event, DtmfReceived | ToneReceived):
+        value = event.data.tone_info.tone
+        return value.digit if isinstance(value, Tone) else str(value)
+    return None
+
+
+def play_end(event: Event) -> PlayEnd | None:
+    """How a prompt ended, for a PlayAudioResult: completed, cancelled (8508) or failed."""
+    if not isinstance(event, PlayAudioResult):
+        return None
+    info = event.data.result_info
+    if info is not None and info.subcode == CANCELLED_SUBCODE:
+        return "cancelled"
+    if event.data.status == OperationStatus.COMPLETED and (info is None or info.code in (
+        None, 200,
+    )):
+        return "completed"
+    return "failed"
+
+
+def audio_url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL (what PlayAudio accepts); else ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL of an audio file")
+    return value
+
+
+def call_gone(exc: CallAutomationError) -> bool:
+    """Whether ``exc`` says the call has ended (404, or a 400 CallEnded)."""
+    return isinstance(exc, CallNotFound) or (
+        isinstance(exc, BadRequest) and exc.code in _GONE_CODES
+    )
+
+
+async def unless_call_gone(action: Awaitable[T], log: logging.LoggerAdapter[logging.Logger]
+                           ) -> T | None:
+    """Await ``action``; if the call ended meanwhile (the callee hung up), log it and go on.
+
+    A call can end between the event and the request that reacts to it; the request then
+    has nothing to act on, and retrying the handler would not change that.
+    """
+    try:
+        return await action
+    except CallAutomationError as exc:
+        if not call_gone(exc):
+            raise
+        log.info("the call ended before this request: %s", exc.code or exc.status)
+        return None

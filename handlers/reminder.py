@@ -1,0 +1,186 @@
+"""Appointment reminder: call, play the reminder until a key is pressed, act on the key.
+
+Started with ``callbacks call reminder --to +1425... --appointment "..."`` or
+``POST /api/flows/reminder``. When the callee answers the prompt plays, up to
+``prompt_repeats`` times; key 1 confirms (the prompt is cancelled, the confirmation plays, the
+call is hung up), key 2 asks for an agent (the prompt is cancelled, ``agent`` is invited). No
+key by the end of the last play hangs up. The outcome (confirmed, agent, agent-unreached,
+no-response, failed, no-answer, hung-up) is listed by ``callbacks flows``.
+
+The call's state is in its callback URL and its events (:mod:`handlers.prompted_call`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callbacks.context import Context
+from callbacks.events import (
+    CallConnected,
+    CallConnectionStateChanged,
+    CallLegStateChanged,
+    DtmfReceived,
+    Event,
+    InviteParticipantResult,
+    PlayAudioResult,
+    ToneReceived,
+)
+from callbacks.flow_context import read_state
+from callbacks.flows import Flow, FlowCall, FlowRecord, Launch, PlacedCall, target_identifier
+from callbacks.plugins import Plugin
+from callbacks.routing import Router
+from handlers.call_events import audio_url, unless_call_gone
+from handlers.prompted_call import CallProgress, PromptedCall
+from handlers.prompted_flow import close, drive
+
+FLOW = "reminder"
+CONFIRMED = "confirmed"
+AGENT = "agent"
+REMINDER = PromptedCall(FLOW, {"1": CONFIRMED, "2": AGENT})
+"""Operation contexts ``reminder:prompt:<n>/<of>``, ``reminder:closing``, ``reminder:invite``."""
+
+
+class ReminderCall(BaseModel):
+    """A reminder call's state, carried in its callback URL."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    to: str
+    appointment: str | None = None
+
+
+def _identifier(value: str | None) -> str | None:
+    if value is not None:
+        target_identifier(value)
+    return value
+
+
+class ReminderSettings(BaseModel):
+    """Settings of the reminder plugin (``CALLBACKS_REMINDER_*`` or ``[reminder]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str = Field(description="the application's identity calls are placed from (8:acs:...)")
+    caller_id: str | None = Field(
+        default=None, description="the number phone callees see (alternate caller id, +1...)"
+    )
+    prompt_url: str = Field(
+        description="the reminder prompt; {appointment} in it becomes the URL-quoted appointment"
+    )
+    prompt_repeats: int = Field(
+        default=3, ge=1, le=20, description="plays of the prompt before giving up (no-response)"
+    )
+    confirmation_url: str | None = Field(
+        default=None, description="played after key 1, then the call ends; unset: hang up at once"
+    )
+    agent: str = Field(description="who key 2 invites into the call (+1... or 8:acs:...)")
+
+    @field_validator("source", "caller_id", "agent")
+    @classmethod
+    def _identifiers(cls, value: str | None) -> str | None:
+        return _identifier(value)
+
+    @field_validator("prompt_url", "confirmation_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return None if value is None else audio_url(value)
+
+
+class ReminderRequest(BaseModel):
+    """A reminder to start: who to call, and what about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    to: str = Field(description="who to call: +14255550100 or 8:acs:...")
+    appointment: str | None = Field(
+        default=None, max_length=200, description="what the reminder is about"
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        target_identifier(value)
+        return value
+
+
+router = Router()
+
+
+async def _on_decision(ctx: Context, progress: CallProgress) -> None:
+    settings = ctx.settings(ReminderSettings)
+    if progress.decision == CONFIRMED:
+        ctx.log.info("reminder confirmed")
+        await close(ctx, REMINDER, settings.confirmation_url)
+    elif progress.decision == AGENT:
+        ctx.log.info("the callee asks for an agent")
+        await unless_call_gone(ctx.call.cancel_media_processing(), ctx.log)
+        invite = ctx.call.invite_participants([settings.agent], operation_context=REMINDER.invite)
+        await unless_call_gone(invite, ctx.log)
+
+
+async def step(event: Event, ctx: Context) -> None:
+    """Move a reminder call on by one event (see :func:`handlers.prompted_flow.drive`)."""
+    call = read_state(ctx.path_context, FLOW, ReminderCall)
+    if call is None:
+        return  # not a reminder call
+    settings = ctx.settings(ReminderSettings)
+    prompt_url = settings.prompt_url.replace(
+        "{appointment}", quote(call.appointment or "", safe="")
+    )
+    await drive(ctx, REMINDER, event, prompt_url=prompt_url, repeats=settings.prompt_repeats,
+                on_decision=_on_decision)
+
+
+for _type in (CallLegStateChanged, CallConnectionStateChanged, CallConnected, DtmfReceived,
+              ToneReceived):
+    router.add(step, _type)
+router.add(step, PlayAudioResult, operation_context=f"{FLOW}:*")
+router.add(step, InviteParticipantResult, operation_context=REMINDER.invite)
+
+
+class ReminderFlow(Flow[ReminderRequest]):
+    """Start reminder calls and report how each ended."""
+
+    request_model = ReminderRequest
+
+    async def start(self, request: ReminderRequest, launch: Launch) -> Sequence[PlacedCall]:
+        """Place the reminder call."""
+        settings = launch.settings.of(ReminderSettings)
+        state = {"to": request.to}
+        if request.appointment:
+            state["appointment"] = request.appointment
+        placed = await launch.place(
+            0, request.to, state, source=settings.source, caller_id=settings.caller_id
+        )
+        return [placed]
+
+    def summarize(self, calls: Sequence[FlowCall]) -> list[FlowRecord]:
+        """One record per reminder call: its outcome, whom it called, about what."""
+        records = []
+        for flow_call in calls:
+            try:
+                call = ReminderCall.model_validate(flow_call.state)
+            except ValueError:
+                continue
+            state = REMINDER.fold(flow_call.events)
+            about = f" ({call.appointment})" if call.appointment else ""
+            records.append(FlowRecord(
+                FLOW, call.id, state.outcome, f"{call.to} {state.outcome}{about}",
+                flow_call.first_at, flow_call.last_at,
+                {"to": call.to, "appointment": call.appointment, "call_id": flow_call.call_id,
+                 "prompts": state.prompts, "agent": state.invite},
+            ))
+        return records
+
+
+plugin = Plugin(
+    FLOW,
+    router,
+    "Appointment reminder: call, play the reminder, 1 confirms, 2 invites an agent.",
+    settings=ReminderSettings,
+    flow=ReminderFlow(),
+)
