@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,6 +28,9 @@ from callbacks.limits import DEFAULT_BODY_LIMIT as DEFAULT_BODY_LIMIT
 from callbacks.limits import DEFAULT_MAX_EVENTS as DEFAULT_MAX_EVENTS
 from callbacks.limits import BodyRejected, Limits, StringTooLong, check_json
 from callbacks.openapi import OPENAPI_PATH, openapi_document
+
+if TYPE_CHECKING:
+    from callbacks.flows_api import FlowStarter
 
 log = logging.getLogger("callbacks.app")
 
@@ -119,6 +123,7 @@ def create_app(
     *,
     limits: Limits | None = None,
     resources: Sequence[Callable[[], contextlib.AbstractAsyncContextManager[object]]] = (),
+    flows: FlowStarter | None = None,
 ) -> Starlette:
     """Build the receiver app; ``resources`` are extra async contexts held for its lifetime."""
     limits = limits or Limits()
@@ -171,6 +176,16 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
+    async def start_flow(request: Request) -> Response:
+        if flows is None:
+            raise ApiError(401, "flows_disabled", "the flows API is off on this server")
+        flows.authenticate(request.headers.get("authorization"))
+        body = await _read_body(request, limits)
+        started = await flows.start(
+            request.path_params["flow"], body, request.headers.get("idempotency-key")
+        )
+        return JSONResponse(started, status_code=202)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -188,6 +203,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
+        Route("/api/flows/{flow}", start_flow, methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
 

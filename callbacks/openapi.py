@@ -86,6 +86,23 @@ def _schemas() -> dict[str, Any]:
                 {"type": "array", "items": _ref("schemas", "Event"), "minItems": 1},
             ],
         },
+        "FlowStarted": {
+            "type": "object",
+            "required": ["flow", "id", "calls"],
+            "properties": {
+                "flow": {"type": "string"},
+                "id": {"type": "string", "description": "The flow id `callbacks flows` shows."},
+                "calls": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["target"],
+                    "properties": {
+                        "target": {"type": "string"},
+                        "call_id": {"type": "string"},
+                        "error": {"type": "string"},
+                    },
+                }},
+            },
+        },
         "Status": {
             "type": "object",
             "required": ["status"],
@@ -190,6 +207,38 @@ def _status_path(operation_id: str, summary: str, *, may_fail: bool) -> dict[str
     return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
 
 
+def _flows_path() -> dict[str, Any]:
+    """``POST /api/flows/{flow}``: start a flow of an enabled plugin (docs/flows.md)."""
+    return {"post": {
+        "operationId": "startFlow",
+        "summary": "Start a flow (reminder, notify, ...): place its calls",
+        "description": "The body is the flow's request, e.g. {\"to\": \"+14255550100\", "
+        "\"appointment\": \"...\"} for reminder or {\"to\": [...], \"message\": URL} for "
+        "notify. A repeated Idempotency-Key places no call twice. Outcomes are listed by "
+        "`callbacks flows`.",
+        "parameters": [
+            {"name": "flow", "in": "path", "required": True,
+             "description": "The flow's plugin name.", "schema": {"type": "string"}},
+            {"name": "Idempotency-Key", "in": "header", "required": False,
+             "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+        ],
+        "security": [{"flowsApiKey": []}],
+        "requestBody": {"required": True, "content": _json({"type": "object"})},
+        "responses": {
+            "202": {"description": "Started: the flow id and each call placed (or why not).",
+                    "content": _json(_ref("schemas", "FlowStarted"))},
+            "400": _error("Not JSON, or not a valid request for this flow (the message names "
+                          "the field)."),
+            "401": _ref("responses", "Unauthorized"),
+            "404": _error("No such flow is enabled."),
+            "408": _ref("responses", "RequestTimeout"),
+            "413": _ref("responses", "ContentTooLarge"),
+            "502": _error("The Call Automation service refused every call."),
+            "503": _error("The server has no connection string or callback URL."),
+        },
+    }}
+
+
 def openapi_document(limits: Limits) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the app :func:`callbacks.app.create_app` builds."""
     return {
@@ -207,6 +256,7 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             "/api/callbacks/{context}": _callbacks_path(with_context=True),
             "/healthz": _status_path("healthz", "Liveness: the process answers", may_fail=False),
             "/readyz": _status_path("readyz", "Readiness: events can be accepted", may_fail=True),
+            "/api/flows/{flow}": _flows_path(),
             OPENAPI_PATH: {
                 "get": {
                     "operationId": "openapi",
@@ -223,6 +273,8 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             "securitySchemes": {
                 "callbackSecret": {"type": "apiKey", "in": "query", "name": "secret"},
                 "callbackToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "flowsApiKey": {"type": "http", "scheme": "bearer",
+                                "description": "The server's --api-key."},
             },
         },
     }

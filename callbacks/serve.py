@@ -22,6 +22,9 @@ from callbacks.cli import ConfigError, env
 from callbacks.client import CallAutomationClient
 from callbacks.context import context_factory
 from callbacks.dispatch import DispatchConfig, Dispatcher, default_owner
+from callbacks.flows_api import FlowStarter
+from callbacks.flows_cli import load_enabled, serve_callback_url
+from callbacks.history import store_history
 from callbacks.http_guard import (
     DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_HEADER_BYTES,
@@ -37,7 +40,7 @@ from callbacks.limits import (
     MAX_DEPTH_CEILING,
     Limits,
 )
-from callbacks.plugins import PluginError, load_routers
+from callbacks.plugins import LoadedPlugins
 from callbacks.routing import Router
 from callbacks.store import EventStore, open_store
 
@@ -98,6 +101,9 @@ class ServeConfig:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT
     log_level: str = "info"
+    config_file: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    callback_url: str | None = field(default=None, repr=False)
 
     def check(self) -> None:
         """Raise ConfigError for a combination that cannot work."""
@@ -209,6 +215,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="seconds an idle keep-alive connection stays open",
     )
     parser.add_argument("--log-level", default=env("LOG_LEVEL", defaults.log_level))
+    parser.add_argument(
+        "--config", default=env("CONFIG", None),
+        help="TOML file of plugin settings, a [plugin-name] section each",
+    )
+    parser.add_argument(
+        "--api-key", default=env("API_KEY", None),
+        help="bearer key of POST /api/flows/{flow} (without it the API is off)",
+    )
+    parser.add_argument(
+        "--callback-url", default=env("CALLBACK_URL", None),
+        help="this receiver's public .../api/callbacks?secret=... for calls flows place",
+    )
     parser.set_defaults(func=run)
 
 
@@ -237,6 +255,9 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         max_header_bytes=args.max_header_bytes,
         keep_alive_timeout=args.keep_alive_timeout,
         log_level=args.log_level,
+        config_file=args.config,
+        api_key=args.api_key,
+        callback_url=args.callback_url,
     )
     config.check()
     return config
@@ -278,17 +299,22 @@ def _store(config: ServeConfig) -> EventStore:
 
 def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette:
     """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
+    plugins = LoadedPlugins()
     if router is None:
-        try:
-            router = load_routers(config.handlers)
-        except PluginError as exc:
-            raise ConfigError(str(exc)) from None
+        plugins = load_enabled(config.handlers, config.config_file)
+        router = plugins.router
+    callback_url = serve_callback_url(
+        plugins, config.connection_string, config.callback_url
+    )
     client = _client(config)
     store = _store(config)
     intake = Dispatcher(
         store,
         router,
-        context_factory(client),
+        context_factory(
+            client, history=store_history(store), settings=plugins.settings,
+            callback_url=callback_url,
+        ),
         DispatchConfig(concurrency=config.concurrency, max_attempts=config.max_attempts),
         owner=config.replica_name,
     )
@@ -315,6 +341,10 @@ def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette
             read_timeout=config.read_timeout,
         ),
         resources=[client_lifetime],
+        flows=FlowStarter(
+            plugins.flows, api_key=config.api_key, client=client,
+            callback_url=callback_url, settings=plugins.settings,
+        ),
     )
 
 
