@@ -27,6 +27,7 @@ from callbacks.intake import Intake, IntakeUnavailable
 from callbacks.limits import DEFAULT_BODY_LIMIT as DEFAULT_BODY_LIMIT
 from callbacks.limits import DEFAULT_MAX_EVENTS as DEFAULT_MAX_EVENTS
 from callbacks.limits import BodyRejected, Limits, StringTooLong, check_json
+from callbacks.metrics import Metrics
 from callbacks.openapi import OPENAPI_PATH, openapi_document
 
 if TYPE_CHECKING:
@@ -124,9 +125,15 @@ def create_app(
     limits: Limits | None = None,
     resources: Sequence[Callable[[], contextlib.AbstractAsyncContextManager[object]]] = (),
     flows: FlowStarter | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
-    """Build the receiver app; ``resources`` are extra async contexts held for its lifetime."""
+    """Build the receiver app; ``resources`` are extra async contexts held for its lifetime.
+
+    ``metrics`` (served at ``GET /metrics``) should be the one the intake and the REST client
+    count into; by default the app has its own, counting what the endpoint sees.
+    """
     limits = limits or Limits()
+    metrics = metrics if metrics is not None else Metrics()
     document = openapi_document(limits)
 
     async def receive_callbacks(request: Request) -> Response:
@@ -148,6 +155,7 @@ def create_app(
         if handshake is not None:
             return handshake
         receipt = await intake.submit(events, request.path_params.get("context"))
+        metrics.received(events, receipt)
         return JSONResponse({"accepted": receipt.accepted, "duplicates": receipt.duplicates})
 
     async def webhook_handshake(request: Request) -> Response:
@@ -175,6 +183,10 @@ def create_app(
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
+
+    async def prometheus(request: Request) -> Response:
+        body, content_type = await metrics.exposition(request.headers.get("accept"))
+        return Response(body, headers={"content-type": content_type})
 
     async def start_flow(request: Request) -> Response:
         if flows is None:
@@ -204,14 +216,40 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
         Route("/api/flows/{flow}", start_flow, methods=["POST"]),
+        Route("/metrics", prometheus, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = {kind: _counted(handler, metrics) for kind, handler in EXCEPTION_HANDLERS.items()}
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+
+
+class ErrorResponse(JSONResponse):
+    """An error answer ``{"code", "message"}``; ``code`` is kept for the metrics."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__({"code": code, "message": message}, status_code=status, headers=headers)
+        self.code = code
+
+
+_Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _counted(handler: _Handler, metrics: Metrics) -> _Handler:
+    """``handler``, counting each error answer it gives by status and code."""
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        metrics.rejected(response.status_code, getattr(response, "code", "http_error"))
+        return response
+
+    return answer
 
 
 def _error(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+    return ErrorResponse(status, code, message, headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -256,7 +294,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return _error(500, "internal_error", "internal error; the event was not accepted")
 
 
-EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Exception], Awaitable[Response]]]
+EXCEPTION_HANDLERS: dict[int | type[Exception], _Handler]
 EXCEPTION_HANDLERS = {
     ApiError: _api_error,
     BodyRejected: _body_rejected,

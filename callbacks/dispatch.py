@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from callbacks.dispatch_config import DispatchConfig, default_owner
 from callbacks.events import Event, parse_events
 from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
+from callbacks.metrics import Metrics
 from callbacks.routing import Route, Router, run_route
 from callbacks.store.base import (
     ClaimLost,
@@ -57,10 +58,17 @@ class Dispatcher:
         config: DispatchConfig | None = None,
         *,
         owner: str | None = None,
+        metrics: Metrics | None = None,
+        wait_for_log: bool = False,
     ) -> None:
         self.store = store
         self.config = config or DispatchConfig()
         self.owner = owner or default_owner()
+        self.metrics = metrics if metrics is not None else Metrics()
+        # True: a log that cannot be opened at start is retried in the background (503 and
+        # not ready meanwhile) instead of failing start-up, e.g. a database still booting.
+        self._wait_for_log = wait_for_log
+        self._opening: asyncio.Task[None] | None = None
         self._router = router
         self._make_context = make_context
         self._wake = asyncio.Event()
@@ -82,9 +90,37 @@ class Dispatcher:
     # -- the Intake protocol --
 
     async def start(self) -> None:
-        """Open the log, take back this owner's stale claims, start dispatching."""
-        if self._loop_task is not None or self._stopped:
+        """Open the log, take back this owner's stale claims, start dispatching.
+
+        With ``wait_for_log``, a log that cannot be opened yet is retried in the background
+        with backoff; until it opens, ``submit`` raises IntakeUnavailable and ``ready`` is False.
+        """
+        if self._loop_task is not None or self._opening is not None or self._stopped:
             raise RuntimeError("a Dispatcher starts once")
+        try:
+            await self._open()
+        except StoreError as exc:
+            if not self._wait_for_log:
+                raise
+            log.warning("cannot open the event log yet, retrying in the background: %s", exc)
+            self._opening = asyncio.create_task(self._open_later(), name="callbacks-open-log")
+
+    async def _open_later(self) -> None:
+        delay = 0.5
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            try:
+                await self._open()
+            except StoreError as exc:
+                log.warning("still cannot open the event log (next try in %g s): %s", delay, exc)
+            except Exception:  # a bug: keep trying rather than stay down for good
+                log.exception("opening the event log failed")
+            else:
+                log.info("event log open; accepting events")
+                return
+
+    async def _open(self) -> None:
         await self.store.open()
         recovered = await self.store.recover(self.owner)
         if recovered:
@@ -97,10 +133,12 @@ class Dispatcher:
         """Log ``events``; return after the commit (duplicates counted, not stored)."""
         if not self._accepting:
             raise IntakeUnavailable("not accepting events (starting or shutting down)")
+        started = time.perf_counter()
         try:
             receipt = await self.store.append(events, path_context)
         except StoreError as exc:
             raise IntakeUnavailable(str(exc)) from None
+        self.metrics.committed(time.perf_counter() - started)
         if receipt.accepted:
             self._remember(events)
             wake_loop = False
@@ -139,6 +177,9 @@ class Dispatcher:
             call_wake.set()
         for timer in self._timers:
             timer.cancel()
+        if self._opening is not None:
+            self._opening.cancel()
+            await asyncio.gather(self._opening, return_exceptions=True)
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
         workers = list(self._running)
@@ -299,7 +340,10 @@ class Dispatcher:
             log.error("event %s cannot be dispatched: %s", item.id, exc)
             outcome = Outcome(DISPATCH_HANDLER, item.attempts + 1, _error(exc), 0.0, _now())
             await self.store.finish(self.owner, item.seq, EventStatus.DEAD, [outcome])
+            self.metrics.event_finished(EventStatus.DEAD)
             return None
+        if item.attempts == 0:
+            self.metrics.dispatch_started(item.received_at.timestamp())
         succeeded = {o.handler for o in item.outcomes if o.ok}
         runs = Counter(o.handler for o in item.outcomes)
         outcomes: list[Outcome] = []
@@ -308,16 +352,18 @@ class Dispatcher:
                 continue
             attempt = runs[name] + 1
             error, duration = await self._run_handler(route, event, attempt, item.path_context)
+            self.metrics.handler_ran(name, error is None, duration)
             outcomes.append(Outcome(name, attempt, error, duration, _now()))
         attempts = item.attempts + 1
         if all(o.ok for o in outcomes):
             status = EventStatus.DONE
         elif attempts >= self.config.max_attempts:
             status = EventStatus.DEAD
-            log.error("event %s (%s) is dead after %d runs", item.id, event.type, attempts)
         else:
             status = EventStatus.FAILED
         await self.store.finish(self.owner, item.seq, status, outcomes)
+        self.metrics.event_finished(status)
+        _log_outcome(item, event, status, attempts, outcomes)
         return self.config.retry_delay(attempts) if status is EventStatus.FAILED else None
 
     async def _run_handler(
@@ -338,6 +384,39 @@ class Dispatcher:
             limit = self.config.handler_timeout
             return f"TimeoutError: still running after {limit} s", time.perf_counter() - started
         return outcome.error, outcome.duration
+
+
+_LEVELS = {
+    EventStatus.DONE: logging.INFO,
+    EventStatus.FAILED: logging.WARNING,
+    EventStatus.DEAD: logging.ERROR,
+}
+
+
+def _log_outcome(
+    item: PendingEvent,
+    event: Event,
+    status: EventStatus,
+    attempts: int,
+    outcomes: Sequence[Outcome],
+) -> None:
+    """One line per recorded run of an event (JSON fields in ``extra``)."""
+    level = _LEVELS[status]
+    if not log.isEnabledFor(level):
+        return
+    failed = [o.handler for o in outcomes if not o.ok]
+    took = sum(o.duration for o in outcomes) * 1000
+    log.log(
+        level,
+        "event %s (%s, call %s) %s after run %d: %d handler(s) in %.1f ms%s",
+        item.id, event.type, event.call_id, status.value, attempts, len(outcomes), took,
+        f", failed: {', '.join(failed)}" if failed else "",
+        extra={
+            "event_id": item.id, "event_type": event.type, "call_id": event.call_id,
+            "status": status.value, "attempt": attempts, "handlers": len(outcomes),
+            "duration_ms": round(took, 3), "failed_handlers": ",".join(failed) or None,
+        },
+    )
 
 
 def _named(routes: Sequence[Route]) -> list[tuple[str, Route]]:

@@ -257,6 +257,19 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
             "/healthz": _status_path("healthz", "Liveness: the process answers", may_fail=False),
             "/readyz": _status_path("readyz", "Readiness: events can be accepted", may_fail=True),
             "/api/flows/{flow}": _flows_path(),
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (text exposition format; OpenMetrics when "
+                    "the Accept header asks for it)",
+                    "responses": {
+                        "200": {
+                            "description": "Counters, histograms and gauges named callbacks_*.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                },
+            },
             OPENAPI_PATH: {
                 "get": {
                     "operationId": "openapi",

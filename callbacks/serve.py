@@ -13,13 +13,14 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import httpx2
 import uvicorn
 from starlette.applications import Starlette
 
 from callbacks.app import create_app
 from callbacks.auth import AllOf, Authenticator, NoAuthenticator, SecretAuthenticator
 from callbacks.cli import ConfigError, env
-from callbacks.client import CallAutomationClient
+from callbacks.client import DEFAULT_LIMITS, CallAutomationClient
 from callbacks.context import context_factory
 from callbacks.dispatch import DispatchConfig, Dispatcher, default_owner
 from callbacks.flows_api import FlowStarter
@@ -40,6 +41,8 @@ from callbacks.limits import (
     MAX_DEPTH_CEILING,
     Limits,
 )
+from callbacks.logs import LOG_FORMATS, configure_logging
+from callbacks.metrics import Metrics
 from callbacks.plugins import LoadedPlugins
 from callbacks.routing import Router
 from callbacks.store import EventStore, open_store
@@ -47,7 +50,6 @@ from callbacks.store import EventStore, open_store
 log = logging.getLogger("callbacks.serve")
 
 AUTH_MODES = ("secret", "jwt", "jwt+secret", "none")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _positive_int(value: str) -> int:
@@ -92,6 +94,7 @@ class ServeConfig:
     store: str = "sqlite:///callbacks.db"
     concurrency: int = 64
     max_attempts: int = 5
+    lease: float = 30.0
     replica_name: str = field(default_factory=default_owner)
     body_limit: int = DEFAULT_BODY_LIMIT
     max_events: int = DEFAULT_MAX_EVENTS
@@ -104,6 +107,7 @@ class ServeConfig:
     config_file: str | None = None
     api_key: str | None = field(default=None, repr=False)
     callback_url: str | None = field(default=None, repr=False)
+    log_format: str = "auto"
 
     def check(self) -> None:
         """Raise ConfigError for a combination that cannot work."""
@@ -123,6 +127,10 @@ class ServeConfig:
             raise ConfigError(f"--api-style must be seed or 2021, not {self.api_style!r}")
         if self.max_depth > MAX_DEPTH_CEILING:
             raise ConfigError(f"--max-depth may be at most {MAX_DEPTH_CEILING}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"--log-format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
+            )
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -178,6 +186,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="runs of a failing handler before its event is dead",
     )
     parser.add_argument(
+        "--lease", type=_positive_seconds,
+        default=env("LEASE", defaults.lease, _positive_seconds),
+        help="seconds a replica's claim on a call lasts unless renewed; a dead replica's "
+        "calls are taken over after it",
+    )
+    parser.add_argument(
         "--replica-name", default=env("REPLICA_NAME", defaults.replica_name),
         help="this process's name in claims (distinct per replica sharing a log)",
     )
@@ -227,6 +241,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--callback-url", default=env("CALLBACK_URL", None),
         help="this receiver's public .../api/callbacks?secret=... for calls flows place",
     )
+    parser.add_argument(
+        "--log-format", default=env("LOG_FORMAT", defaults.log_format),
+        help="json (one object per line), text, or auto: json unless stderr is a terminal",
+    )
     parser.set_defaults(func=run)
 
 
@@ -246,6 +264,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         store=args.store,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
+        lease=args.lease,
         replica_name=args.replica_name,
         body_limit=args.body_limit,
         max_events=args.max_events,
@@ -258,6 +277,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         config_file=args.config,
         api_key=args.api_key,
         callback_url=args.callback_url,
+        log_format=args.log_format,
     )
     config.check()
     return config
@@ -279,12 +299,13 @@ def _authenticator(config: ServeConfig) -> Authenticator:
     return chosen[0] if len(chosen) == 1 else AllOf(*chosen)
 
 
-def _client(config: ServeConfig) -> CallAutomationClient | None:
+def _client(config: ServeConfig, metrics: Metrics) -> CallAutomationClient | None:
     if not config.connection_string:
         return None
+    transport = metrics.transport(httpx2.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
     try:
         return CallAutomationClient.from_connection_string(
-            config.connection_string, api_style=config.api_style
+            config.connection_string, api_style=config.api_style, transport=transport
         )
     except ValueError as exc:
         raise ConfigError(f"--connection-string: {exc}") from None
@@ -306,7 +327,8 @@ def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette
     callback_url = serve_callback_url(
         plugins, config.connection_string, config.callback_url
     )
-    client = _client(config)
+    metrics = Metrics()
+    client = _client(config, metrics)
     store = _store(config)
     intake = Dispatcher(
         store,
@@ -315,9 +337,15 @@ def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette
             client, history=store_history(store), settings=plugins.settings,
             callback_url=callback_url,
         ),
-        DispatchConfig(concurrency=config.concurrency, max_attempts=config.max_attempts),
+        DispatchConfig(
+            concurrency=config.concurrency, max_attempts=config.max_attempts, lease=config.lease
+        ),
         owner=config.replica_name,
+        metrics=metrics,
+        # A database may come up after the service (compose, a failover): wait for it.
+        wait_for_log=not config.store.lower().startswith("sqlite:"),
     )
+    metrics.watch_log(store.stats)
     on_new_work = getattr(store, "on_new_work", None)
     if on_new_work is not None:  # PostgreSQL: another replica's events wake us at once
         on_new_work(intake.wake)
@@ -345,6 +373,7 @@ def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette
             plugins.flows, api_key=config.api_key, client=client,
             callback_url=callback_url, settings=plugins.settings,
         ),
+        metrics=metrics,
     )
 
 
@@ -354,7 +383,7 @@ def run(args: argparse.Namespace) -> int:
     level = config.log_level.upper()
     if level not in logging.getLevelNamesMapping():
         raise ConfigError(f"--log-level must be debug, info, warning or error, not {level!r}")
-    logging.basicConfig(level=level, format=LOG_FORMAT)
+    configure_logging(level, config.log_format, replica=config.replica_name)
     app = build_app(config)
     if config.auth == "none":
         log.warning("callback authentication is OFF (--auth none): anyone can post events")
@@ -364,6 +393,7 @@ def run(args: argparse.Namespace) -> int:
             host=config.host,
             port=config.port,
             log_level=config.log_level.lower(),
+            log_config=None,  # uvicorn's loggers go through ours (JSON lines when asked)
             access_log=False,  # the access log would print the ?secret= of every request
             lifespan="on",
             timeout_graceful_shutdown=30,
