@@ -1,7 +1,9 @@
 """A local Call Automation emulator: the seed's REST API, simulated calls, realistic callbacks.
 
 Run it with ``callbacks emulate``, or in-process with :func:`serve_emulator`; embed the ASGI
-app with :func:`create_emulator`. The scenario format and the control API are documented in
+app with :func:`create_emulator`. Every callback carries a fresh RS256 token, verifiable with the
+keys served at ``/calling/keys`` (``RunningEmulator.receiver_flags`` are the ``callbacks serve``
+options that do it). The scenario format, tokens and the control API are documented in
 ``docs/emulator.md``.
 """
 

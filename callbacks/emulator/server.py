@@ -118,8 +118,10 @@ async def serve_asgi(app: object, *, host: str = "127.0.0.1", port: int = 0) -> 
         yield url_of(sock, host)
     finally:
         server.should_exit = True
-        await task
-        sock.close()
+        try:
+            await task
+        finally:
+            sock.close()
 
 
 @contextlib.asynccontextmanager
