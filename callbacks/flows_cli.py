@@ -159,7 +159,8 @@ def run_call(args: argparse.Namespace) -> int:
     try:
         request = plugin.flow.request_model.model_validate(values)
     except ValidationError as exc:
-        raise _error("call", f"--{validation_message(exc).replace('_', '-')}") from None
+        field, _, problem = validation_message(exc).partition(": ")
+        raise _error("call", f"--{field.replace('_', '-')}: {problem}") from None
     return asyncio.run(_place(plugin.name, plugins, plugin.flow, request, options, callback_url))
 
 

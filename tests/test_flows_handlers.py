@@ -66,7 +66,7 @@ class Service:
         """(action, interesting body part) of each request, in order."""
         shown: list[tuple[str, Any]] = []
         for _, action, body, _ in self.requests:
-            detail = None
+            detail: Any = None
             if action == "PlayAudio":
                 detail = (body["audioFileUri"], body["operationContext"])
             elif action == "participants":
