@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, get_origin
 
 from callbacks.plugin_settings import describe_settings
 from callbacks.plugins import Plugin, PluginError, installed, load_plugin
@@ -14,15 +14,27 @@ from callbacks.plugins import Plugin, PluginError, installed, load_plugin
 def describe(plugin: Plugin) -> dict[str, Any]:
     """A plugin as ``callbacks plugins --json`` prints it."""
     settings = describe_settings(plugin.name, plugin.settings) if plugin.settings else []
-    starts: list[str] | None = None
+    flow: dict[str, Any] | None = None
     if plugin.flow is not None:
-        starts = list(plugin.flow.request_model.model_fields)
+        flow = {"options": [
+            {"name": name, "required": info.is_required(),
+             "many": get_origin(info.annotation) is list}
+            for name, info in plugin.flow.request_model.model_fields.items()
+        ]}
     return {
         "name": plugin.name,
         "description": plugin.description,
         "settings": [setting.to_json() for setting in settings],
-        "flow": {"options": starts} if starts is not None else None,
+        "flow": flow,
     }
+
+
+def _usage(option: dict[str, Any]) -> str:
+    flag = "--" + option["name"].replace("_", "-")
+    text = f"{flag} {option['name'].upper()}"
+    if option["many"]:
+        text += f" [{flag} ...]"
+    return text if option["required"] else f"[{text}]"
 
 
 def _text(document: dict[str, Any]) -> list[str]:
@@ -34,7 +46,7 @@ def _text(document: dict[str, Any]) -> list[str]:
         if setting["description"]:
             lines.append(f"        {setting['description']}")
     if document["flow"] is not None:
-        options = " ".join(f"--{o.replace('_', '-')}" for o in document["flow"]["options"])
+        options = " ".join(_usage(option) for option in document["flow"]["options"])
         lines.append(f"    starts a flow: callbacks call {document['name']} {options}")
     return lines
 
