@@ -83,6 +83,10 @@ class Dispatcher:
         self._timers: list[asyncio.TimerHandle] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._renew_task: asyncio.Task[None] | None = None
+        # Per call, a local (monotonic) time before which our lease surely holds; a worker
+        # still running a margin before it is stopped: then another replica may take the call.
+        self._held: dict[str | None, float] = {}
+        self._watch_task: asyncio.Task[None] | None = None
         self._accepting = False
         self._stopping = False
         self._stopped = False
@@ -128,6 +132,7 @@ class Dispatcher:
         self._accepting = True
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="callbacks-dispatch")
         self._renew_task = asyncio.create_task(self._renew_loop(), name="callbacks-leases")
+        self._watch_task = asyncio.create_task(self._watch_leases(), name="callbacks-lease-watch")
 
     async def submit(self, events: Sequence[Event], path_context: str | None) -> Receipt:
         """Log ``events``; return after the commit (duplicates counted, not stored)."""
@@ -189,9 +194,10 @@ class Dispatcher:
                 log.warning("cancelling a handler run still going at shutdown; it will rerun")
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        if self._renew_task is not None:
-            self._renew_task.cancel()
-            await asyncio.gather(self._renew_task, return_exceptions=True)
+        for background in (self._renew_task, self._watch_task):
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         if self._loop_task is not None:
             try:
                 await self.store.release_all(self.owner)
@@ -213,6 +219,7 @@ class Dispatcher:
                 self._evict.set()  # lingering workers give their slots back
             else:
                 self._evict.clear()
+                asked = time.monotonic()  # the database starts the lease after this
                 try:
                     claims = await self.store.claim_calls(self.owner, free, self.config.lease)
                 except StoreError as exc:
@@ -226,6 +233,8 @@ class Dispatcher:
                     # the claim renewed it, and a second worker would break its order.
                     if not self._stopping and claim.call_id not in self._workers:
                         self._spawn(claim.call_id)
+                    if claim.call_id in self._workers:
+                        self._held[claim.call_id] = asked + self.config.lease
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.poll_interval):
                     await self._wake.wait()
@@ -251,13 +260,47 @@ class Dispatcher:
             await asyncio.sleep(self.config.lease / 3)
             if not self._workers:
                 continue
+            workers = dict(self._workers)
+            asked = time.monotonic()
             try:
-                lost = await self.store.renew(self.owner, list(self._workers), self.config.lease)
+                lost = await self.store.renew(self.owner, list(workers), self.config.lease)
             except Exception as exc:  # keep renewing: the next round may succeed
                 log.warning("cannot renew call leases: %s", exc)
                 continue
-            for call_id in lost:
-                log.warning("lost the claim on call %s; its next write is refused", call_id)
+            for call_id, worker in workers.items():
+                if self._workers.get(call_id) is not worker:
+                    continue  # finished meanwhile
+                if call_id in lost:
+                    log.warning("lost the claim on call %s; stopping work on it", call_id)
+                    self._held.pop(call_id, None)
+                    worker.cancel()
+                else:
+                    self._held[call_id] = asked + self.config.lease
+
+    async def _watch_leases(self) -> None:
+        """Stop work on a call whose lease could not be renewed, a margin before it ends.
+
+        Fencing refuses a late worker's writes, but not its handler's side effects: without
+        this, a replica cut off from the database would still be running a handler when
+        another replica takes the call over and runs the same event.
+        """
+        margin = min(self.config.lease / 4, 5.0)
+        while True:
+            now = time.monotonic()
+            soonest = min(self._held.values(), default=now + self.config.lease)
+            await asyncio.sleep(max(soonest - margin - now, 0.01))
+            now = time.monotonic()
+            for call_id, deadline in list(self._held.items()):
+                if now < deadline - margin:
+                    continue
+                del self._held[call_id]
+                worker = self._workers.get(call_id)
+                if worker is not None:
+                    log.warning(
+                        "could not renew the lease on call %s in time; stopping work on it "
+                        "before another replica may take it over", call_id,
+                    )
+                    worker.cancel()
 
     async def _work(self, call_id: str | None) -> None:
         """Drain the call, then give it back (with a backoff if an event failed)."""
@@ -276,6 +319,7 @@ class Dispatcher:
             # again, and the new claim must get a new worker.
             if self._workers.get(call_id) is me:
                 del self._workers[call_id]
+                self._held.pop(call_id, None)
         try:
             more = await self.store.release(self.owner, call_id, not_before=not_before)
         except StoreError as exc:  # the lease expires and the call is taken again
