@@ -27,6 +27,7 @@ from callbacks.intake import Intake, IntakeUnavailable
 from callbacks.limits import DEFAULT_BODY_LIMIT as DEFAULT_BODY_LIMIT
 from callbacks.limits import DEFAULT_MAX_EVENTS as DEFAULT_MAX_EVENTS
 from callbacks.limits import BodyRejected, Limits, StringTooLong, check_json
+from callbacks.logs import Throttle
 from callbacks.metrics import Metrics
 from callbacks.openapi import OPENAPI_PATH, openapi_document
 
@@ -273,8 +274,14 @@ async def _parse_error(request: Request, exc: Exception) -> Response:
     return _error(400, "invalid_event", exc.message)
 
 
+_UNAVAILABLE_LINES = Throttle(5.0)  # an outage would otherwise log every request
+
+
 async def _unavailable(request: Request, exc: Exception) -> Response:
-    log.error("event log unavailable, answering 503: %s", exc)
+    held = _UNAVAILABLE_LINES()
+    if held is not None:
+        more = f" ({held} more 503s since the last line)" if held else ""
+        log.error("event log unavailable, answering 503: %s%s", exc, more)
     return _error(503, "unavailable", "the event log cannot accept events now; retry later")
 
 

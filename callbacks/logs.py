@@ -22,7 +22,8 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -31,6 +32,7 @@ __all__ = [
     "TEXT_FORMAT",
     "JsonFormatter",
     "LogWriter",
+    "Throttle",
     "configure_logging",
     "json_wanted",
 ]
@@ -92,6 +94,28 @@ def json_wanted(log_format: str, stream: TextIO) -> bool:
         isatty = getattr(stream, "isatty", None)
         return not (isatty is not None and isatty())
     return log_format == "json"
+
+
+class Throttle:
+    """Lets a repeated line through at most once per ``seconds`` and counts the ones held back.
+
+    For lines an outage repeats per request (every 503 while the database is away).
+    """
+
+    def __init__(self, seconds: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._last = -float("inf")
+        self._held = 0
+
+    def __call__(self) -> int | None:
+        """None to stay quiet; else how many lines were held back since the last one."""
+        now = self._clock()
+        if now - self._last < self.seconds:
+            self._held += 1
+            return None
+        held, self._held, self._last = self._held, 0, now
+        return held
 
 
 class LogWriter(logging.Handler):

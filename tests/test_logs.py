@@ -21,7 +21,7 @@ import pytest
 from callbacks.context import Context
 from callbacks.dispatch import DispatchConfig, Dispatcher
 from callbacks.events import Event
-from callbacks.logs import JsonFormatter, LogWriter, configure_logging, json_wanted
+from callbacks.logs import JsonFormatter, LogWriter, Throttle, configure_logging, json_wanted
 from callbacks.routing import Router
 from callbacks.store import EventStatus, open_store
 from tests.dispatch_support import context, settled
@@ -149,6 +149,18 @@ def test_a_blocked_output_never_blocks_the_caller_and_drops_are_reported() -> No
     assert messages[0] == "line 0"
     assert any(m.endswith("log record(s) dropped: the log output was blocked") for m in messages)
     assert messages[-1] == "after"
+
+
+def test_a_throttle_lets_one_line_through_per_period_and_counts_the_rest() -> None:
+    now = [100.0]
+    throttle = Throttle(5.0, clock=lambda: now[0])
+    assert throttle() == 0
+    assert [throttle() for _ in range(3)] == [None, None, None]
+    now[0] += 4.9
+    assert throttle() is None
+    now[0] += 0.2
+    assert throttle() == 4
+    assert throttle() is None
 
 
 async def test_one_line_per_event_outcome_with_call_and_event(
