@@ -256,6 +256,12 @@ async def _replay(
             speed=plan.speed, on_result=output.result, on_invalid=output.invalid,
         )
         summary = await replayer.run(source)
+        duplicates = getattr(target, "duplicates", 0)
+        if duplicates:
+            summary.notes.append(
+                f"{duplicates} event(s) were already in the target's log: it acknowledged them "
+                "as duplicates and will not run its handlers on them again"
+            )
         if plan.file is not None and store is None and not args.no_record:
             summary.notes.append("not recorded: no event log at --store")
         if summary.events == 0 and not summary.stopped:

@@ -69,12 +69,19 @@ class DryRunClient(CallAutomationClient):
 
     __slots__ = ("_recorder",)
 
-    def __init__(self, recorder: CallRecorder, *, api_style: ApiStyle = "seed") -> None:
+    def __init__(
+        self,
+        recorder: CallRecorder,
+        *,
+        api_style: ApiStyle = "seed",
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport`` is where a request would go if one ever left (default: refused)."""
         super().__init__(
             DRY_RUN_ENDPOINT,
             b"dry-run",
             api_style=api_style,
-            transport=RefusingTransport(),
+            transport=transport or RefusingTransport(),
             retry=RetryPolicy(attempts=1),
         )
         self._recorder = recorder

@@ -37,8 +37,9 @@ class Value:
 class _Reader:
     """A sliding window over the stream that knows the line number of its position."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, chunk: int) -> None:
         self.stream = stream
+        self.chunk = chunk
         self.buf = ""
         self.pos = 0
         self.line = 1
@@ -48,7 +49,7 @@ class _Reader:
         """Read the next chunk (dropping what was consumed); False at the end of the file."""
         if self.eof:
             return False
-        chunk = self.stream.read(CHUNK)
+        chunk = self.stream.read(self.chunk)
         if not chunk:
             self.eof = True
             return False
@@ -111,9 +112,9 @@ class _Reader:
         )
 
 
-def iter_values(stream: TextIO) -> Iterator[Value]:
-    """The file's values in order; array elements one by one."""
-    reader = _Reader(stream)
+def iter_values(stream: TextIO, *, chunk: int = CHUNK) -> Iterator[Value]:
+    """The file's values in order; array elements one by one; ``chunk`` characters a read."""
+    reader = _Reader(stream, chunk)
     while True:
         first = reader.peek()
         if not first:
@@ -156,11 +157,13 @@ def _array(reader: _Reader) -> Generator[Value, None, bool]:
         if after == "]":
             reader.advance(reader.pos + 1)
             return True
+        if not after:
+            yield Value(reader.line, error="the array is not closed: the file ends inside it")
+            return False
         if after != ",":
-            found = f"{after!r}" if after else "the end of the file"
             yield Value(
                 reader.line,
-                error=f"expected ',' or ']' after an array element, found {found}; "
+                error=f"expected ',' or ']' after an array element, found {after!r}; "
                 "the rest of the array cannot be read",
             )
             return False

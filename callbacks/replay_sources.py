@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from callbacks.events import Event, EventParseError, parse_events
-from callbacks.replay_files import iter_values
+from callbacks.replay_files import CHUNK, iter_values
 from callbacks.store import EventFilter, EventRecord, EventStatus, EventStore
 from callbacks.store.records import utc
 
@@ -108,8 +108,9 @@ def matches(where: EventFilter, item: ReplayItem) -> bool:
 class FileSource:
     """A replay file's entries, in file order, read a chunk at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, chunk: int = CHUNK) -> None:
         self.path = path
+        self._chunk = chunk
         self._size = 0
         self._binary: BinaryIO | None = None
 
@@ -120,7 +121,7 @@ class FileSource:
             self._size = os.fstat(binary.fileno()).st_size
             stream = io.TextIOWrapper(binary, encoding="utf-8", newline="")
             try:
-                for value in iter_values(stream):
+                for value in iter_values(stream, chunk=self._chunk):
                     origin = f"line {value.line}"
                     if value.error is not None:
                         yield InvalidEntry(origin, value.error)

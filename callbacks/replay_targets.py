@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
@@ -203,6 +203,7 @@ class RemoteTarget:
         secret: str | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         parsed = check_target_url(url)
         self._base = parsed.copy_with(query=None, fragment=None)
@@ -213,6 +214,9 @@ class RemoteTarget:
         self.target: str | None = str(self._base)
         """The URL without its query (where a secret may be): safe to print."""
         self._http = httpx2.AsyncClient(transport=transport, timeout=timeout)
+        self._sleep = sleep
+        self.duplicates = 0
+        """Events the target acknowledged as already logged (so it will not handle them)."""
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -236,6 +240,7 @@ class RemoteTarget:
         duration = time.perf_counter() - started
         label = f"POST {self._base.copy_with(path=url.path)}"
         if response.is_success:
+            self.duplicates += _duplicates(response)
             outcome = Outcome(label, 1, None, duration, _now())
             return ReplayResult(run_id, item.event.identity, self.mode, _now(), (outcome,),
                                 (), self.target)
@@ -255,13 +260,23 @@ class RemoteTarget:
                 last = f"HTTP {response.status_code}"
             if delay is None:
                 break
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
         secret = self._params.get("secret")
         if secret:
             last = last.replace(secret, "***")
         raise TargetUnreachable(
             f"cannot deliver event {item.event.identity} ({item.origin}) to {self.target}: {last}"
         )
+
+
+def _duplicates(response: httpx2.Response) -> int:
+    """The ``duplicates`` count of our receiver's answer (0 from any other receiver)."""
+    try:
+        document = json.loads(response.content)
+    except ValueError:
+        return 0
+    count = document.get("duplicates") if isinstance(document, dict) else None
+    return count if isinstance(count, int) and count > 0 else 0
 
 
 def _code_and_message(response: httpx2.Response) -> tuple[str | None, str]:
