@@ -187,6 +187,7 @@ async def test_serve_killed_mid_flow_finishes_the_flow_after_a_restart(service: 
     await wait_until(lambda: prompt(1) in service.actions(call_id))
     await service.stop(signal.SIGKILL)
     await asyncio.sleep(0.3)  # the first prompt ends; the emulator retries its callback
+    assert service.emulator.emulator.call(call_id).active  # the flow needs serve to go on
     await service.start()
     record = await service.settled("reminder", flow_id)
     assert record.outcome == "confirmed" and record.detail["prompts"] == 2
@@ -194,9 +195,6 @@ async def test_serve_killed_mid_flow_finishes_the_flow_after_a_restart(service: 
         ("create_call", None), prompt(1), prompt(2), prompt(3),
         ("cancel_media_processing", None), ("play_audio", "reminder:closing"), ("hang_up", None),
     ]
-    failed = [c for c in service.emulator.emulator.journal.callbacks
-              if c.call_id == call_id and len(c.attempts) > 1]
-    assert failed, "no callback had to wait for the restart"
     assert service.executed_once()
 
 
