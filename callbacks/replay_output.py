@@ -25,10 +25,17 @@ _SHOW_AFTER = 0.5
 class Progress:
     """A progress line on stderr, redrawn at most ten times a second."""
 
-    def __init__(self, err: TextIO, fraction: Callable[[], float | None] | None = None) -> None:
+    def __init__(
+        self,
+        err: TextIO,
+        fraction: Callable[[], float | None] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._err = err
         self._fraction = fraction
-        self._started = time.monotonic()
+        self._clock = clock
+        self._started = clock()
         self._drawn = 0.0
         self._shown = False
         self.count = 0
@@ -38,7 +45,7 @@ class Progress:
         """Count one event; redraw if it is time."""
         self.count += 1
         self.failed += failed
-        now = time.monotonic()
+        now = self._clock()
         if now - self._drawn < _REFRESH or now - self._started < _SHOW_AFTER:
             return
         self._drawn = now
@@ -89,6 +96,7 @@ class ReplayOutput:
             self._out.write(json.dumps(event_json(item, result), ensure_ascii=False) + "\n")
         else:
             self._out.write(event_text(item, result))
+        self._out.flush()  # line by line into a pipe too (jq, tee), even when a handler hangs
 
     def invalid(self, entry: InvalidEntry) -> None:
         """Report an entry of the source that could not be read."""
