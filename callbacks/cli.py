@@ -34,12 +34,12 @@ def env(name: str, default: _T, convert: Callable[[str], _T] | None = None) -> _
 
 
 def _subcommands() -> list[Callable[[Any], None]]:
-    from callbacks import events_cli, flows_cli, plugins_cli, replay_cli, serve
+    from callbacks import demo, events_cli, flows_cli, plugins_cli, replay_cli, serve
     from callbacks.emulator import cli as emulator_cli
 
     return [
         serve.add_parser, events_cli.add_parser, replay_cli.add_parser, emulator_cli.add_parser,
-        flows_cli.add_parsers, plugins_cli.add_parser,
+        flows_cli.add_parsers, plugins_cli.add_parser, demo.add_parser,
     ]
 
 
