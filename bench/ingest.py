@@ -35,6 +35,8 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "post.lua"
 BIN = Path(sys.executable).parent
+NAMES = ("bare", "ours", "naive", "ours-full", "naive-full")
+"""ours/naive: synchronous=normal (survives kill -9); -full: fsync per commit (power loss)."""
 
 
 def free_port() -> int:
@@ -119,22 +121,30 @@ def wrk(port: int, seconds: float, batch: int, *, delay_ms: float = 0) -> dict[s
 def servers(workdir: Path) -> dict[str, Server]:
     uvicorn = [str(BIN / "uvicorn"), "--loop", "uvloop", "--http", "httptools",
                "--no-access-log", "--log-level", "warning"]
-    ports = {name: free_port() for name in ("bare", "ours", "naive")}
+    ports = {name: free_port() for name in NAMES}
+
+    def ours(name: str, store: str) -> Server:
+        return Server(
+            name,
+            [str(BIN / "callbacks"), "serve", "--port", str(ports[name]), "--auth", "none",
+             "--handlers", "bench.noop:router", "--log-level", "warning", "--store", store],
+            {"PYTHONPATH": str(ROOT)}, ports[name],
+        )
+
+    def naive(name: str, synchronous: str) -> Server:
+        return Server(
+            name, [*uvicorn, "bench.baselines:naive", "--port", str(ports[name])],
+            {"NAIVE_DB": str(workdir / f"{name}.db"), "NAIVE_SYNCHRONOUS": synchronous},
+            ports[name],
+        )
+
     return {
         "bare": Server("bare", [*uvicorn, "bench.baselines:bare", "--port", str(ports["bare"])],
                        {}, ports["bare"]),
-        "ours": Server(
-            "ours",
-            [str(BIN / "callbacks"), "serve", "--port", str(ports["ours"]), "--auth", "none",
-             "--handlers", "bench.noop:router", "--log-level", "warning",
-             "--store", f"sqlite:///{workdir / 'ours.db'}"],
-            {"PYTHONPATH": str(ROOT)}, ports["ours"],
-        ),
-        "naive": Server(
-            "naive", [*uvicorn, "bench.baselines:naive", "--port", str(ports["naive"])],
-            {"NAIVE_DB": str(workdir / "naive.db"), "NAIVE_SYNCHRONOUS": "normal"},
-            ports["naive"],
-        ),
+        "ours": ours("ours", f"sqlite:///{workdir / 'ours.db'}"),
+        "naive": naive("naive", "normal"),
+        "ours-full": ours("ours-full", f"sqlite:///{workdir / 'ours-full.db'}?synchronous=full"),
+        "naive-full": naive("naive-full", "full"),
     }
 
 
@@ -220,22 +230,24 @@ def main() -> int:
 def report(r: dict[str, Any]) -> str:
     rows = ["| server | batch | req/s | events/s | ack p50 ms | ack p99 ms | errors |",
             "|---|---|---|---|---|---|---|"]
-    for name in ("bare", "ours", "naive"):
+    for name in NAMES:
         for batch in (1, 10):
             s = r[f"{name}/batch{batch}"]
             rows.append(f"| {name} | {batch} | {s['rps']:.0f} | {s['eps']:.0f} | "
                         f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['errors']} |")
-    ours, bare, naive = r["ours/batch1"]["rps"], r["bare/batch1"]["rps"], r["naive/batch1"]["rps"]
+    def ratio(a: str, b: str, batch: int) -> str:
+        return f"{r[f'{a}/batch{batch}']['rps'] / r[f'{b}/batch{batch}']['rps']:.2f}"
+
     lines = ["\n".join(rows), "",
-             f"ours / bare (single events): {ours / bare:.2f}",
-             f"ours / naive (single events): {ours / naive:.2f}",
-             f"ours / naive (10-event arrays): "
-             f"{r['ours/batch10']['rps'] / r['naive/batch10']['rps']:.2f}",
+             f"ours / bare: single {ratio('ours', 'bare', 1)}, arrays {ratio('ours', 'bare', 10)}",
+             f"ours / naive (normal): single {ratio('ours', 'naive', 1)}, "
+             f"arrays {ratio('ours', 'naive', 10)}",
+             f"ours-full / naive-full (fsync): single {ratio('ours-full', 'naive-full', 1)}, "
+             f"arrays {ratio('ours-full', 'naive-full', 10)}",
              f"dispatch lag at full load: {r['ours/lag_full_load']}",
              f"half load: {r['ours/half_load']['rps']:.0f} req/s, "
              f"lag {r['ours/lag_half_load']}",
-             "peak RSS MiB: " + ", ".join(f"{n} {r[f'{n}/peak_rss_mib']:.0f}"
-                                          for n in ("bare", "ours", "naive"))]
+             "peak RSS MiB: " + ", ".join(f"{n} {r[f'{n}/peak_rss_mib']:.0f}" for n in NAMES)]
     if "ours/soak_rss_mib" in r:
         lines.append(f"soak RSS MiB: {r['ours/soak_rss_mib']}")
     return "\n".join(lines)
