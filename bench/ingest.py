@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,7 +106,7 @@ def _status_kib(process: subprocess.Popen[bytes] | None, key: str) -> int:
 
 def wrk(port: int, seconds: float, batch: int, *, delay_ms: float = 0) -> dict[str, Any]:
     env = {**os.environ, "BENCH_BATCH": str(batch), "BENCH_DELAY_MS": str(delay_ms),
-           "BENCH_PATH": "/api/callbacks"}
+           "BENCH_PATH": "/api/callbacks", "BENCH_RUN": uuid.uuid4().hex[:8]}
     result = subprocess.run(
         ["wrk", "-t2", "-c64", f"-d{int(seconds)}s", "--latency", "-s", str(LUA),
          f"http://127.0.0.1:{port}"],
