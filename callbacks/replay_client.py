@@ -26,7 +26,8 @@ from callbacks.store import RestCall
 
 DRY_RUN_ENDPOINT = "https://dry-run.invalid"
 """The endpoint a dry-run client pretends to call (``.invalid`` never resolves)."""
-_ACCEPTED_INFO = {"code": 202, "subcode": 0, "message": "Action is accepted."}
+_ACCEPTED_INFO = '{"code":202,"subcode":0,"message":"Action is accepted."}'
+_JSON_TEXT = json.JSONEncoder(separators=(",", ":"))
 _JSON = {"content-type": "application/json"}
 _NAMESPACE = uuid.UUID("6f9d2a47-3a4c-5b1e-9a0e-2f51d1c6e0b1")
 
@@ -140,13 +141,14 @@ def _answer(
         leg = str(uuid.uuid5(_NAMESPACE, request_id or ""))
         return (201 if style == "2021" else 200), json.dumps({"callLegId": leg}).encode()
     if path.endswith(("/PlayAudio", "/CancelMediaProcessing")):
-        answer = {
-            "id": request_id or str(uuid.uuid4()),
-            "status": "notStarted",
-            "operationContext": getattr(body, "operation_context", None),
-            "resultInfo": _ACCEPTED_INFO,
-        }
-        return 202, json.dumps(answer).encode()
+        # The seed's 202 body, assembled as text: half the cost of dumping a dict.
+        operation = _JSON_TEXT.encode(request_id or str(uuid.uuid4()))
+        context = _JSON_TEXT.encode(getattr(body, "operation_context", None))
+        answer = (
+            f'{{"id":{operation},"status":"notStarted","operationContext":{context},'
+            f'"resultInfo":{_ACCEPTED_INFO}}}'
+        )
+        return 202, answer.encode()
     return 202, b""
 
 

@@ -95,16 +95,18 @@ class _Watchdog:
         self.fired = False
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._clock: Callable[[], float] = time.monotonic
 
     def arm(self) -> None:
         """Start the clock for one handler run (and the watch, on first use)."""
-        loop = asyncio.get_running_loop()
         if self._task is None:
+            loop = asyncio.get_running_loop()
+            self._clock = loop.time
             victim = asyncio.current_task()
             assert victim is not None
             self._task = loop.create_task(self._watch(victim), name="callbacks-replay-watchdog")
         self.fired = False
-        self.deadline = loop.time() + self.limit
+        self.deadline = self._clock() + self.limit
 
     async def _watch(self, victim: asyncio.Task[object]) -> None:
         loop = asyncio.get_running_loop()
