@@ -139,8 +139,9 @@ def test_a_refused_event_stops_the_replay_with_what_the_target_said(
     assert code == 1
     summary = json.loads(captured.out.splitlines()[-1])["summary"]
     assert summary["events"] == 0 and summary["failed_events"] == 1
-    assert summary["stopped"].startswith(
-        "the target rejected event r-a/1 (seq 1 (r-a/1)): HTTP 401"
+    assert summary["stopped"] == (
+        "the target rejected event r-a/1 (seq 1 (r-a/1)): "
+        "HTTP 401 wrong_secret: the callback secret does not match"
     )
     [line] = captured.err.strip().splitlines()
     assert line.startswith("callbacks replay: stopped: the target rejected event r-a/1")
