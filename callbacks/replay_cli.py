@@ -28,6 +28,7 @@ from callbacks.context import context_factory
 from callbacks.events_cli import DEFAULT_STORE, add_filter_options, existing_store, filter_from_args
 from callbacks.flows_cli import checked_callback_url, load_enabled
 from callbacks.history import store_history
+from callbacks.hmac import parse_connection_string
 from callbacks.plugins import LoadedPlugins
 from callbacks.replay import Replayer, ReplaySummary, parse_speed
 from callbacks.replay_client import CallRecorder, DryRunClient, RecordingTransport
@@ -44,9 +45,10 @@ from callbacks.replay_targets import (
     RemoteTarget,
     Target,
     TargetError,
+    TargetUnreachable,
     check_target_url,
 )
-from callbacks.store import EventFilter, EventStore, ReplayMode, StoreError
+from callbacks.store import EventFilter, EventStore, ReplayMode, StoreError, open_store
 
 log = logging.getLogger("callbacks.replay")
 
@@ -157,11 +159,16 @@ def _check(args: argparse.Namespace) -> _Plan:
         return _Plan(mode, where, args.file, None, speed)
     if args.secret:
         raise ConfigError("--secret applies to --to only")
-    if mode is ReplayMode.LIVE and not args.connection_string:
-        raise ConfigError(
-            "--live needs --connection-string (or CALLBACKS_CONNECTION_STRING): the service "
-            "the handlers act on"
-        )
+    if mode is ReplayMode.LIVE:
+        if not args.connection_string:
+            raise ConfigError(
+                "--live needs --connection-string (or CALLBACKS_CONNECTION_STRING): the service "
+                "the handlers act on"
+            )
+        try:
+            parse_connection_string(args.connection_string)
+        except ValueError as exc:
+            raise ConfigError(f"--connection-string: {exc}") from None
     if not args.handlers:
         raise ConfigError("no handlers enabled: pass --handlers (as for serve) or set "
                           "CALLBACKS_HANDLERS")
@@ -211,9 +218,13 @@ def _open_log(args: argparse.Namespace, plan: _Plan) -> EventStore | None:
     if args.no_record:
         return None
     try:
-        return existing_store(args.store)
-    except ConfigError:  # replaying a file on a machine without a log: nothing to record to
-        return None
+        store = open_store(args.store)
+    except ValueError as exc:
+        raise ConfigError(f"--store: {exc}") from None
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and path != ":memory:" and not Path(path).exists():
+        return None  # replaying a file where there is no log: nothing to record in
+    return store
 
 
 def _invalid_entries(path: Path, err: TextIO) -> int:
@@ -300,6 +311,7 @@ async def _handler_target(
     except ValueError as exc:
         raise ConfigError(f"--connection-string: {exc}") from None
     transport.below(client.endpoint)
+    await _reachable(client.endpoint)
     await stack.enter_async_context(client)
     from callbacks.replay import new_run_id
 
@@ -315,6 +327,16 @@ async def _handler_target(
     )
     stack.push_async_callback(target.aclose)
     return target, run_id
+
+
+async def _reachable(endpoint: str) -> None:
+    """TargetUnreachable unless something answers HTTP at ``endpoint`` (any status will do)."""
+    try:
+        async with httpx2.AsyncClient(timeout=10) as http:
+            await http.get(endpoint)
+    except httpx2.TransportError as exc:
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise TargetUnreachable(f"cannot reach the service at {endpoint}: {why}") from None
 
 
 async def _filtered(source: FileSource, where: EventFilter) -> AsyncIterator[SourceEntry]:

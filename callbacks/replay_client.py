@@ -35,11 +35,13 @@ _NAMESPACE = uuid.UUID("6f9d2a47-3a4c-5b1e-9a0e-2f51d1c6e0b1")
 class CallRecorder:
     """Collects the REST calls of the handler run in progress."""
 
-    __slots__ = ("calls", "handler")
+    __slots__ = ("calls", "handler", "unreachable")
 
     def __init__(self) -> None:
         self.calls: list[RestCall] = []
         self.handler: str | None = None
+        self.unreachable: str | None = None
+        """Why the service could not be connected to, once that happened (live replays)."""
 
     def start(self, handler: str) -> None:
         """Attribute the next calls to ``handler``."""
@@ -173,8 +175,10 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
         request_id = request.headers.get("repeatability-request-id")
         try:
             response = await self._inner.handle_async_request(request)
-        except Exception:
+        except Exception as exc:
             self._recorder.add(request.method, path, body, None, request_id)
+            if isinstance(exc, httpx2.ConnectError):
+                self._recorder.unreachable = f"{type(exc).__name__}: {exc}".rstrip(": ")
             raise
         self._recorder.add(request.method, path, body, response.status_code, request_id)
         return response

@@ -175,6 +175,12 @@ class HandlerTarget:
             except Exception as exc:  # building the context failed
                 error = f"{type(exc).__name__}: {exc}"
             outcomes.append(Outcome(name, 1, error, time.perf_counter() - started, _now()))
+        if recorder.unreachable is not None:  # a live replay whose service is not there
+            why, recorder.unreachable = recorder.unreachable, None
+            raise TargetUnreachable(
+                f"cannot reach the service at {self.target} (event {event.identity}, "
+                f"{item.origin}): {why}"
+            )
         return ReplayResult(
             run_id, event.identity, self.mode, outcomes[-1].finished_at if outcomes else _now(),
             tuple(outcomes), tuple(recorder.take()), self.target,

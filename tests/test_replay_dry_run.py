@@ -263,6 +263,8 @@ def test_the_console_script_sends_nothing_even_given_a_service(
         (["--handlers", "no.such.module:router"], "failed to import"),
         (["--handlers", ""], "no handlers enabled"),
         (["--live"], "--live needs --connection-string"),
+        (["--live", "--connection-string", "endpoint=https://x;accesskey=hunter2!!"],
+         "--connection-string: malformed access key"),
         (["--secret", "hunter2"], "--secret applies to --to only"),
         (["--to", "ftp://hunter2@x/api"], "--to must be an http(s) URL"),
         (["--to", "http://x/api/callbacks", "--handlers", PLUGIN], "--handlers does not apply"),

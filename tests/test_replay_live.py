@@ -7,10 +7,12 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,15 +20,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from callbacks.client import CallAutomationClient
+from callbacks.client_retry import RetryPolicy
 from callbacks.context import context_factory
 from callbacks.dispatch import DispatchConfig, Dispatcher
 from callbacks.emulator import RunningEmulator, serve_asgi, serve_emulator
 from callbacks.identifiers import CommunicationUserIdentifier
+from callbacks.replay_client import CallRecorder, RecordingTransport
+from callbacks.replay_sources import ReplayItem
+from callbacks.replay_targets import HandlerTarget, TargetUnreachable
 from callbacks.store import EventStatus, ReplayMode, open_store
 from tests.emulator.emulator_harness import fast_config
 from tests.log_bodies import ga_events
 from tests.replay_plugin import router
-from tests.servers import ROOT
+from tests.servers import ROOT, free_port
 
 PLUGIN = "tests.replay_plugin:router"
 CALLS = 3
@@ -165,3 +171,48 @@ async def test_a_live_replay_reports_a_service_that_refuses(
     assert "CallNotFound" in event["outcomes"][0]["error"]
     assert event["requests"][0]["status"] == 404
     assert summary["summary"]["failures"] == 1
+
+
+def test_a_live_replay_stops_when_the_service_cannot_be_reached(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+
+    async def build() -> None:
+        async with open_store(f"sqlite:///{db}") as store:
+            await store.append(ga_events("c", 1, 2, 3), None)
+
+    asyncio.run(build())
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_replay(
+        "--live", "--quiet", "--store", f"sqlite:///{db}", "--handlers", PLUGIN,
+        "--connection-string", f"endpoint={endpoint};accesskey=a2V5LWZvci10ZXN0cw==",
+    )
+    assert result.returncode == 1
+    assert time.monotonic() - started < 10
+    assert result.stderr.startswith(f"callbacks replay: cannot reach the service at {endpoint}: ")
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert "a2V5LWZvci10ZXN0cw==" not in result.stderr
+
+
+async def test_a_service_lost_in_the_middle_stops_the_live_replay() -> None:
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("connection refused", request=request)
+
+    recorder = CallRecorder()
+    transport = RecordingTransport(recorder, httpx2.MockTransport(refuse))
+    client = CallAutomationClient(
+        "https://acs.example/base", b"key", transport=transport, retry=RetryPolicy(attempts=1)
+    )
+    transport.below(client.endpoint)
+    target = HandlerTarget(router, context_factory(client, salt="run"), recorder,
+                           ReplayMode.LIVE, target=client.endpoint)
+    with pytest.raises(TargetUnreachable) as stopped:
+        await target.replay("run", ReplayItem(ga_events("c", 1)[0], "seq 1 (c/1)"))
+    await target.aclose()
+    await client.aclose()
+    assert str(stopped.value) == (
+        "cannot reach the service at https://acs.example/base (event c/1, seq 1 (c/1)): "
+        "ConnectError: connection refused"
+    )
+    [call] = recorder.take()
+    assert (call.method, call.path, call.status) == ("POST", "/calls/c/PlayAudio", None)
