@@ -1,22 +1,27 @@
 """PostgreSQL benchmark: ingest and dispatch throughput of one and of two replicas on one log.
 
-    python bench/postgres.py [--postgres URL] [--duration 10] [--backlog 20000] [--json out.json]
+    python bench/postgres.py [--postgres URL] [--duration 10] [--backlog 20000]
+                             [--scenarios 1,2,sqlite] [--steady-rate N] [--json out.json]
 
 Needs wrk (Debian: ``apt-get install wrk``) and a PostgreSQL server (default: the
 ``CALLBACKS_TEST_POSTGRES_URL`` variable, else postgresql://postgres@127.0.0.1:5432/test); each
 scenario gets a schema of its own, dropped afterwards. Replicas are real ``callbacks serve``
-processes (uvicorn, uvloop, httptools, the no-op handler of ``bench/noop.py``).
+processes (uvicorn, uvloop, httptools, the no-op handler of ``bench/noop.py``). The ``sqlite``
+scenario runs the same measurements on one process with the default SQLite log, for comparison.
 
-For 1 and 2 replicas it measures:
+Per scenario:
 
 - **dispatch of a backlog**: ``--backlog`` events over 64 calls are logged while no replica
   runs, then the replicas start and drain them; events/s from the first handler start to the
   last finish, read back from the log;
-- **ingest under load**: wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
+- **a paced load** (wrk with a delay per connection; the same rate in every scenario, by
+  default half the first scenario's backlog rate): the dispatch lag (received to handler
+  start) p50/p99 of a system that keeps up;
+- **ingest at full load**: wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
   connections, single events and 10-event arrays, while the replicas dispatch. With two
   replicas each gets 32 connections, as a load balancer would spread them. Reported:
-  requests/s, events/s, ack latency p50/p99, and the dispatch lag (received to handler start)
-  p50/p99 with how long the backlog took to drain once the load stopped.
+  requests/s, events/s, ack latency p50/p99, and the lag and the time the backlog took to
+  drain once the load stopped.
 
 Everything shares one machine, so a second replica adds processes, not cores: compare ratios
 measured in one sitting, and read the two-replica rows as the cost of coordination.
@@ -31,6 +36,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -176,14 +182,12 @@ def wait_ready(servers: list[Server]) -> None:
 
 
 def scenario(
-    base_url: str, count: int, duration: float, backlog: int, steady: float | None
+    label: str, url: str, count: int, duration: float, backlog: int, steady: float | None
 ) -> dict[str, Any]:
-    """Backlog drain, then ingest under load, with ``count`` replicas on a fresh schema.
+    """Backlog drain, then ingest under load, with ``count`` replicas on the log at ``url``.
 
     ``steady`` is the paced load's rate in requests/s; None: half the backlog's dispatch rate.
     """
-    schema = f"cbbench_{uuid.uuid4().hex[:12]}"
-    url = with_schema(base_url, schema)
     results: dict[str, Any] = {}
     servers = [replica(f"bench-{i}", url) for i in range(count)]
     try:
@@ -192,7 +196,7 @@ def scenario(
             server.start()
         wait_ready(servers)
         results["backlog"] = asyncio.run(dispatched(url, datetime(2000, 1, 1, tzinfo=UTC)))
-        print(f"{count} replica(s), backlog of {backlog}: {results['backlog']}", flush=True)
+        print(f"{label}, backlog of {backlog}: {results['backlog']}", flush=True)
         ports = [server.port for server in servers]
         load(ports, 2, 1, "warm")
         asyncio.run(dispatched(url, datetime.now(UTC)))  # only waits for the drain
@@ -201,7 +205,7 @@ def scenario(
         began = datetime.now(UTC)
         results["steady"] = load(ports, duration, 1, "steady", rate=rate)
         results["steady_lag"] = asyncio.run(dispatched(url, began))
-        print(f"{count} replica(s), steady {rate:.0f}/s: {results['steady']}\n"
+        print(f"{label}, steady {rate:.0f}/s: {results['steady']}\n"
               f"  dispatch: {results['steady_lag']}", flush=True)
         for batch in (1, 10):
             began = datetime.now(UTC)
@@ -210,13 +214,27 @@ def scenario(
             lag = asyncio.run(dispatched(url, began))
             lag["drain_after_load_s"] = max(0.0, lag.get("last_finish", ended) - ended)
             results[f"lag{batch}"] = lag
-            print(f"{count} replica(s), batch {batch}: {stats}\n  dispatch: {lag}", flush=True)
+            print(f"{label}, batch {batch}: {stats}\n  dispatch: {lag}", flush=True)
         results["peak_rss_mib"] = [server.peak_rss_mib() for server in servers]
     finally:
         for server in servers:
             server.stop()
-        asyncio.run(_drop(base_url, schema))
     return results
+
+
+def run_scenario(
+    name: str, args: argparse.Namespace, workdir: Path, steady: float | None
+) -> dict[str, Any]:
+    """Scenario ``name``: ``1`` or ``2`` PostgreSQL replicas, or ``sqlite`` (one process)."""
+    if name == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        return scenario("sqlite", url, 1, args.duration, args.backlog, steady)
+    schema = f"cbbench_{uuid.uuid4().hex[:12]}"
+    try:
+        url = with_schema(args.postgres, schema)
+        return scenario(f"{name} replica(s)", url, int(name), args.duration, args.backlog, steady)
+    finally:
+        asyncio.run(_drop(args.postgres, schema))
 
 
 async def _drop(url: str, schema: str) -> None:
@@ -236,30 +254,32 @@ async def _settings(url: str) -> dict[str, str]:
         await conn.close()
 
 
+def _title(name: str) -> str:
+    return "SQLite, 1 process" if name == "sqlite" else f"PostgreSQL, {name}"
+
+
 def report(results: dict[str, Any], settings: dict[str, str]) -> str:
     """The Markdown tables of a run."""
     rows = [
-        "| replicas | batch | req/s | events/s | ack p50 ms | ack p99 ms | errors "
+        "| log, replicas | batch | req/s | events/s | ack p50 ms | ack p99 ms | errors "
         "| lag p50 ms | lag p99 ms | drain after load s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for count in (1, 2):
-        r = results[f"replicas{count}"]
+    for name, r in results["scenarios"].items():
         for batch in (1, 10):
             s, lag = r[f"batch{batch}"], r[f"lag{batch}"]
             rows.append(
-                f"| {count} | {batch} | {s['rps']:.0f} | {s['eps']:.0f} | {s['p50_ms']:.1f} "
+                f"| {_title(name)} | {batch} | {s['rps']:.0f} | {s['eps']:.0f} | {s['p50_ms']:.1f} "
                 f"| {s['p99_ms']:.1f} | {s['errors']} | {lag.get('lag_p50_ms', 0):.0f} "
                 f"| {lag.get('lag_p99_ms', 0):.0f} | {lag['drain_after_load_s']:.1f} |"
             )
-    backlog = ["", "| replicas | backlog events | dispatched events/s | steady load req/s "
+    backlog = ["", "| log, replicas | backlog events | dispatched events/s | steady load req/s "
                "| its lag p50 ms | its lag p99 ms | peak RSS MiB |",
                "|---|---|---|---|---|---|---|"]
-    for count in (1, 2):
-        r = results[f"replicas{count}"]
+    for name, r in results["scenarios"].items():
         rss = ", ".join(f"{m:.0f}" for m in r["peak_rss_mib"])
         steady, lag = r["steady"], r["steady_lag"]
-        backlog.append(f"| {count} | {r['backlog']['events']} "
+        backlog.append(f"| {_title(name)} | {r['backlog']['events']} "
                        f"| {r['backlog'].get('events_per_s', 0):.0f} | {steady['rps']:.0f} "
                        f"| {lag.get('lag_p50_ms', 0):.1f} | {lag.get('lag_p99_ms', 0):.1f} "
                        f"| {rss} |")
@@ -273,7 +293,10 @@ def main() -> int:
         "CALLBACKS_TEST_POSTGRES_URL", DEFAULT_URL))
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--backlog", type=int, default=20_000)
-    parser.add_argument("--replicas", default="1,2", help="scenarios to run, e.g. 1,2")
+    parser.add_argument(
+        "--scenarios", default="1,2,sqlite",
+        help="PostgreSQL replica counts and/or sqlite (one process on SQLite), in order",
+    )
     parser.add_argument(
         "--steady-rate", type=float,
         help="requests/s of the paced run (default: half the first scenario's dispatch rate)",
@@ -284,14 +307,14 @@ def main() -> int:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     settings = asyncio.run(_settings(args.postgres))
-    results: dict[str, Any] = {"settings": settings}
+    results: dict[str, Any] = {"settings": settings, "scenarios": {}}
     steady = args.steady_rate
-    for count in (int(n) for n in args.replicas.split(",")):
-        result = scenario(args.postgres, count, args.duration, args.backlog, steady)
-        results[f"replicas{count}"] = result
-        steady = steady or result["steady_rate"]  # the same paced load for every scenario
-    if all(f"replicas{n}" in results for n in (1, 2)):
-        print(report(results, settings))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.scenarios.split(","):
+            result = run_scenario(name.strip(), args, Path(tmp), steady)
+            results["scenarios"][name.strip()] = result
+            steady = steady or result["steady_rate"]  # the same paced load for every scenario
+    print(report(results, settings))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
