@@ -2,11 +2,14 @@
 
 The pieces, one module each::
 
-    replay_sources   where events come from: the log (filters in SQL) or a file (streamed)
+    replay_sources   where events come from: the log (filters in SQL) or a file; the export
+    replay_files     a file read as a stream of JSON values with line numbers
     replay_targets   where they go: HandlerTarget (dry run, live) or RemoteTarget (--to URL)
     replay_client    the dry-run client that sends nothing, the live client's recorder
     replay           this module: the run itself (order, pacing, results recorded in batches)
-    replay_cli       ``callbacks replay`` and its output
+    replay_output    what is printed: per event, the summary, the progress line
+    replay_setup     options checked into a plan, then the source, target and log opened
+    replay_cli       ``callbacks replay``: its options and exit statuses
 
 Events are replayed one at a time in source order: the log's order is arrival order, so each
 call's events keep their order. A run has an id; its results go to the log's replay table in
