@@ -380,7 +380,9 @@ async def test_a_replica_cut_off_from_the_log_stops_its_handler_before_its_lease
 
     lease = 1.0
     config = DispatchConfig(lease=lease, poll_interval=0.05, stop_timeout=1, linger=0)
-    cut_off = open_store(with_options(POSTGRES_URL, netloc=proxy.netloc, schema=schema, timeout=0.5))
+    cut_off = open_store(
+        with_options(POSTGRES_URL, netloc=proxy.netloc, schema=schema, timeout=0.5)
+    )
     direct = open_store(with_options(POSTGRES_URL, schema=schema))
     a = Dispatcher(cut_off, router_of("a", 3 * lease), context, config, owner="a")
     b = Dispatcher(direct, router_of("b", 0.01), context, config, owner="b")
