@@ -24,8 +24,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-import uuid
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
