@@ -29,7 +29,7 @@ from callbacks.dispatch_config import DispatchConfig, default_owner
 from callbacks.events import Event, parse_events
 from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
 from callbacks.metrics import Metrics
-from callbacks.routing import Route, Router, run_route
+from callbacks.routing import Route, Router, named_routes, run_route
 from callbacks.store.base import (
     ClaimLost,
     EventStatus,
@@ -391,7 +391,7 @@ class Dispatcher:
         succeeded = {o.handler for o in item.outcomes if o.ok}
         runs = Counter(o.handler for o in item.outcomes)
         outcomes: list[Outcome] = []
-        for name, route in _named(routes):
+        for name, route in named_routes(routes):
             if name in succeeded:
                 continue
             attempt = runs[name] + 1
@@ -461,17 +461,6 @@ def _log_outcome(
             "duration_ms": round(took, 3), "failed_handlers": ",".join(failed) or None,
         },
     )
-
-
-def _named(routes: Sequence[Route]) -> list[tuple[str, Route]]:
-    """Routes keyed by handler name; a handler registered twice gets ``#2``, ``#3``..."""
-    seen: Counter[str] = Counter()
-    named = []
-    for route in routes:
-        seen[route.name] += 1
-        count = seen[route.name]
-        named.append((route.name if count == 1 else f"{route.name}#{count}", route))
-    return named
 
 
 def _error(exc: BaseException) -> str:

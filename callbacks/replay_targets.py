@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
@@ -25,7 +24,7 @@ from callbacks.events import Dialect
 from callbacks.intake import ContextFactory
 from callbacks.replay_client import CallRecorder
 from callbacks.replay_sources import ReplayItem
-from callbacks.routing import Route, Router, run_route
+from callbacks.routing import Router, named_routes, run_route
 from callbacks.store import Outcome, ReplayMode, ReplayResult
 
 _JSON = {"content-type": "application/json"}
@@ -66,20 +65,6 @@ class TargetRejected(TargetError):
 
 class TargetUnreachable(TargetError):
     """No answer from the receiver (refused, timed out) after a few tries."""
-
-
-def named_routes(routes: Sequence[Route]) -> list[tuple[str, Route]]:
-    """Routes by handler name, as the dispatcher names them (``#2`` for a repeat)."""
-    names = [route.name for route in routes]
-    if len(set(names)) == len(names):  # the usual case, without counting
-        return list(zip(names, routes, strict=True))
-    seen: Counter[str] = Counter()
-    named = []
-    for route in routes:
-        seen[route.name] += 1
-        count = seen[route.name]
-        named.append((route.name if count == 1 else f"{route.name}#{count}", route))
-    return named
 
 
 class _Watchdog:

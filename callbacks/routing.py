@@ -16,7 +16,8 @@ import fnmatch
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -210,3 +211,17 @@ async def run_route(route: Route, event: Event, ctx: Context) -> HandlerOutcome:
         error = f"{type(exc).__name__}: {exc}"
         return HandlerOutcome(route, error, time.perf_counter() - started)
     return HandlerOutcome(route, None, time.perf_counter() - started)
+
+
+def named_routes(routes: Sequence[Route]) -> list[tuple[str, Route]]:
+    """Routes by handler name, as outcomes name them (``#2`` for a repeat)."""
+    names = [route.name for route in routes]
+    if len(set(names)) == len(names):  # the usual case, without counting
+        return list(zip(names, routes, strict=True))
+    seen: Counter[str] = Counter()
+    named = []
+    for route in routes:
+        seen[route.name] += 1
+        count = seen[route.name]
+        named.append((route.name if count == 1 else f"{route.name}#{count}", route))
+    return named

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from callbacks.events import CallConnected, Event, PlayAudioResult, parse_events
-from callbacks.routing import Router, qualified_name
+from callbacks.routing import Router, named_routes, qualified_name
 from tests.conftest import sample_json
 
 
@@ -168,3 +168,20 @@ def test_the_router_does_no_io() -> None:
     source = Path(routing.__file__).read_text()
     for module in ("starlette", "httpx", "sqlite3"):
         assert f"import {module}" not in source
+
+
+def test_named_routes_number_a_handler_registered_twice() -> None:
+    router = Router()
+
+    async def twice(event: Event, ctx: object) -> None:
+        return None
+
+    async def once(event: Event, ctx: object) -> None:
+        return None
+
+    router.add(twice, "*")
+    router.add(once, "*")
+    router.add(twice, "*", operation_context="x")
+    names = [name for name, _ in named_routes(router.routes)]
+    base = qualified_name(twice)
+    assert names == [base, qualified_name(once), f"{base}#2"]
