@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ def installed() -> dict[str, EntryPoint]:
 
 
 def _import(spec: str, module_name: str) -> Any:
+    # Like uvicorn's --app-dir ".": a module beside the user finds its way in.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(module_name)
     except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx2
@@ -118,3 +119,29 @@ def test_auth_none_warns_at_start(tmp_path: Path) -> None:
         output = stop(process)
     assert "authentication is OFF" in output
     assert process.returncode == 0
+
+
+def test_a_module_in_the_current_directory_loads_without_pythonpath(tmp_path: Path) -> None:
+    (tmp_path / "myflows.py").write_text(
+        "from callbacks import Router\nrouter = Router()\n"
+        "@router.on('*')\nasync def seen(event, ctx):\n    print('seen', event.type, flush=True)\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "callbacks"), "serve", "--port", str(port),
+         "--auth", "none", "--handlers", "myflows:router"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz", process)
+        answer = httpx2.post(
+            f"http://127.0.0.1:{port}/api/callbacks",
+            content=sample_bytes("ga", "CallConnected"),
+            headers={"content-type": "application/json"},
+        )
+        assert answer.status_code == 200
+    finally:
+        output = stop(process)
+    assert "seen CallConnected" in output
+    assert (tmp_path / "callbacks.db").exists()
