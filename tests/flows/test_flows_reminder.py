@@ -86,7 +86,13 @@ async def test_key_2_invites_the_agent(service: Service) -> None:
     flow_id, call_id = await start(service, ASKS_AGENT)
     call = service.emulator.emulator.call(call_id)
     await wait_until(lambda: sum(p.connected for p in call.participants) == 2)
-    record = await service.settled("reminder", flow_id, ended=False)
+    # The agent's answer reaches the log only with the InviteParticipantResult callback, which
+    # the emulator posts just after the agent connects: wait for that, not only for idleness.
+    for _ in range(200):
+        record = await service.settled("reminder", flow_id, ended=False)
+        if record.detail.get("agent") == "answered":
+            break
+        await asyncio.sleep(0.05)
     assert record.outcome == "agent" and record.detail["agent"] == "answered"
     assert service.actions(call_id) == [
         ("create_call", None), prompt(1), ("cancel_media_processing", None),
