@@ -27,7 +27,8 @@ from callbacks.emulator.scenario import parse_scenario
 from callbacks.flow_log import flow_records
 from callbacks.flows import start_flow
 from callbacks.flows_cli import load_enabled
-from callbacks.serve import ServeConfig, build_app
+from callbacks.serve import build_app
+from callbacks.serve_config import ServeConfig
 from callbacks.store import EventStatus, open_store
 
 CALLEE = "+14255550100"
