@@ -116,6 +116,9 @@ class GroupCommitWriter:
             except asyncio.CancelledError:
                 _fail(batch, StoreError("the event log was shut down"))
                 raise
+            except Exception as exc:  # a bug must not kill the writer and hang every append
+                log.exception("event log: unexpected error in group commit")
+                _fail(batch, StoreError(f"event log write failed: {type(exc).__name__}"))
 
     async def _transaction(self, batch: list[_Op]) -> None:
         if not batch:
