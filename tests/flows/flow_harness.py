@@ -124,12 +124,14 @@ class Service:
         False) and every event is handled."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            record = (await self.records(flow)).get(flow_id)
             calls_over = not ended or not any(c.active for c in self.flow_calls(flow, flow_id))
-            if record is not None and record.outcome != "in-progress" and calls_over and (
-                await self.idle()
-            ):
-                return record
+            # Read the record only once everything is handled: read first, it could predate the
+            # last events (e.g. "agent" before the agent's failed invitation made it
+            # "agent-unreached").
+            if calls_over and await self.idle():
+                record = (await self.records(flow)).get(flow_id)
+                if record is not None and record.outcome != "in-progress":
+                    return record
             await asyncio.sleep(0.05)
         raise AssertionError(f"{flow} {flow_id} not settled: {await self.records(flow)}")
 
