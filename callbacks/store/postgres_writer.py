@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callbacks.store.base import Receipt, StoreError
+from callbacks.store.group_commit import CommitQueue, fail_all
 
 log = logging.getLogger("callbacks.store.postgres")
 
@@ -55,59 +56,18 @@ class _Append:
     future: asyncio.Future[Receipt]
 
 
-class GroupCommit:
+class GroupCommit(CommitQueue[_Append]):
     """Runs appends through ``commit``, sharing one transaction among all that queued."""
 
     def __init__(self, commit: Commit) -> None:
+        super().__init__("callbacks-postgres-writer")
         self._commit = commit
-        self._queue: list[_Append] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.commits = 0
-
-    def start(self) -> None:
-        """Start the writer task on the running loop."""
-        self._task = asyncio.create_task(self._run(), name="callbacks-postgres-writer")
-
-    @property
-    def running(self) -> bool:
-        """Whether appends are accepted."""
-        return self._task is not None and not self._task.done() and not self._closing
 
     async def append(self, rows: Sequence[Row]) -> Receipt:
         """Insert ``rows`` in the next transaction; return once it committed."""
-        if not self.running:
-            raise StoreError("the event log is closed")
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Append(rows, future))
-        self._wakeup.set()
-        return await future
-
-    async def close(self) -> None:
-        """Commit what is queued, then stop the task."""
-        self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            batch, self._queue = self._queue, []
-            try:
-                await self._transaction([a for a in batch if not a.future.done()])
-            except asyncio.CancelledError:
-                _fail(batch, StoreError("the event log was shut down"))
-                raise
-            except Exception as exc:  # a bug must not kill the writer and hang every append
-                log.exception("event log: unexpected error in group commit")
-                _fail(batch, StoreError(f"event log write failed: {type(exc).__name__}"))
+        receipt: Receipt = await self._submit(_Append(rows, future))
+        return receipt
 
     async def _transaction(self, batch: list[_Append]) -> None:
         if not batch:
@@ -123,14 +83,14 @@ class GroupCommit:
             inserted = await self._commit(unique) if unique else set()
         except BatchRejected as exc:
             if len(batch) == 1:
-                _fail(batch, exc)
+                fail_all(batch, exc)
                 return
             log.warning("event log: a shared commit was refused (%s); retrying one by one", exc)
             for item in batch:
                 await self._transaction([item])
             return
         except StoreError as exc:
-            _fail(batch, exc)
+            fail_all(batch, exc)
             return
         self.commits += 1
         accepted = [0] * len(batch)
@@ -139,9 +99,3 @@ class GroupCommit:
         for index, item in enumerate(batch):
             if not item.future.done():
                 item.future.set_result(Receipt(accepted[index], len(item.rows) - accepted[index]))
-
-
-def _fail(batch: list[_Append], error: StoreError) -> None:
-    for item in batch:
-        if not item.future.done():
-            item.future.set_exception(error)

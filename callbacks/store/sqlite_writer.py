@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from callbacks.store.group_commit import CommitQueue, fail_all
 from callbacks.store.records import StoreError
 
 log = logging.getLogger("callbacks.store.sqlite")
@@ -56,69 +57,32 @@ class _Op:
     future: asyncio.Future[Any]
 
 
-class GroupCommitWriter:
+class GroupCommitWriter(CommitQueue[_Op]):
     """Serialises every write to one connection and shares transactions between them."""
 
     def __init__(
         self, connection: sqlite3.Connection, *, offload_commit: bool, lock_timeout: float
     ) -> None:
+        super().__init__("callbacks-sqlite-writer")
         self._connection = connection
         self._lock_timeout = lock_timeout
-        self._queue: list[_Op] = []
-        self._wakeup = asyncio.Event()
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="callbacks-sqlite-commit")
             if offload_commit
             else None
         )
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.commits = 0
-
-    def start(self) -> None:
-        """Start the writer task on the running loop."""
-        self._task = asyncio.create_task(self._run(), name="callbacks-sqlite-writer")
-
-    @property
-    def running(self) -> bool:
-        """Whether writes are accepted."""
-        return self._task is not None and not self._task.done() and not self._closing
 
     async def write(self, run: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``run`` in the next transaction; return its result once committed."""
-        if not self.running:
-            raise StoreError("the event log is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Op(run, future))
-        self._wakeup.set()
-        return await future
+        result: T = await self._submit(_Op(run, future))
+        return result
 
     async def close(self) -> None:
         """Commit what is queued, stop the task and the commit thread."""
-        self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        await super().close()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
-
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            batch, self._queue = self._queue, []
-            try:
-                await self._transaction([op for op in batch if not op.future.done()])
-            except asyncio.CancelledError:
-                _fail(batch, StoreError("the event log was shut down"))
-                raise
-            except Exception as exc:  # a bug must not kill the writer and hang every append
-                log.exception("event log: unexpected error in group commit")
-                _fail(batch, StoreError(f"event log write failed: {type(exc).__name__}"))
 
     async def _transaction(self, batch: list[_Op]) -> None:
         if not batch:
@@ -128,14 +92,14 @@ class GroupCommitWriter:
             await wait_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), self._lock_timeout)
         except sqlite3.Error as exc:
             log.error("event log: cannot begin a transaction: %s", exc)
-            _fail(batch, StoreError(f"the event log cannot begin a transaction: {exc}"))
+            fail_all(batch, StoreError(f"the event log cannot begin a transaction: {exc}"))
             return
         results: list[tuple[_Op, Any, BaseException | None]] = []
         for op in batch:
             result = self._run_op(op)
             if result is None:  # the whole transaction is gone; nothing of it was written
                 self._rollback()
-                _fail(batch, StoreError("the event log aborted a transaction"))
+                fail_all(batch, StoreError("the event log aborted a transaction"))
                 return
             results.append((op, *result))
         try:
@@ -147,7 +111,7 @@ class GroupCommitWriter:
         except sqlite3.Error as exc:
             log.error("event log: commit failed: %s", exc)
             self._rollback()
-            _fail(batch, StoreError(f"the event log could not commit: {exc}"))
+            fail_all(batch, StoreError(f"the event log could not commit: {exc}"))
             return
         self.commits += 1
         for op, value, error in results:
@@ -183,9 +147,3 @@ class GroupCommitWriter:
         if self._connection.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
-
-
-def _fail(batch: list[_Op], error: StoreError) -> None:
-    for op in batch:
-        if not op.future.done():
-            op.future.set_exception(error)
