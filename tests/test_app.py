@@ -29,7 +29,11 @@ class Seen:
 
 
 def make_client(
-    seen: Seen, *, secret: str | None = SECRET, limits: Limits | None = None
+    seen: Seen,
+    *,
+    secret: str | None = SECRET,
+    limits: Limits | None = None,
+    root_path: str = "",
 ) -> TestClient:
     router = Router()
 
@@ -42,7 +46,7 @@ def make_client(
 
     intake = InProcessIntake(router, make_context)
     auth = SecretAuthenticator(secret) if secret else NoAuthenticator()
-    return TestClient(create_app(intake, auth, limits=limits))
+    return TestClient(create_app(intake, auth, limits=limits), root_path=root_path)
 
 
 @pytest.fixture
@@ -199,3 +203,38 @@ def test_health_ready_and_unknown_routes(client: TestClient) -> None:
     wrong_method = client.get("/api/callbacks")
     assert wrong_method.status_code == 405
     assert set(wrong_method.json()) == {"code", "message"}
+
+
+def test_posts_answer_alike_through_the_fast_path_and_through_starlette(seen: Seen) -> None:
+    """Callback posts skip Starlette's router, except under a root_path (a proxy's prefix):
+    both ways give the same answers, errors included, and the same path context."""
+    event = sample_bytes("ga", "PlayCompleted")
+    requests: list[tuple[str, bytes, dict[str, str]]] = [
+        (URL, event, JSON),
+        (URL, event, JSON),  # a duplicate
+        (f"/api/callbacks/tenant-7?secret={SECRET}", sample_bytes("ga", "CallConnected"), JSON),
+        (URL, event, {"content-type": "text/plain"}),
+        ("/api/callbacks?secret=wrong", event, JSON),
+        (URL, b"{not json", JSON),
+        (f"/api/callbacks/a/b?secret={SECRET}", event, JSON),  # not a callbacks path: 404
+        (f"/api/callbacks/?secret={SECRET}", event, JSON),
+    ]
+
+    def answers(root_path: str) -> list[tuple[int, Any]]:
+        with make_client(seen, root_path=root_path) as client:
+            results = []
+            for url, body, headers in requests:
+                response = client.post(root_path + url, content=body, headers=headers,
+                                       follow_redirects=False)
+                results.append((response.status_code, response.content and response.json()))
+            return results
+
+    fast = answers("")
+    fast_runs = list(seen.runs)
+    seen.runs.clear()
+    routed = answers("/behind-proxy")
+    assert fast == routed
+    assert [status for status, _ in fast][:6] == [200, 200, 200, 415, 401, 400]
+    assert fast[1][1] == {"accepted": 0, "duplicates": 1}
+    assert fast_runs == seen.runs
+    assert [p for _, _, p in fast_runs] == [None, "tenant-7"]
