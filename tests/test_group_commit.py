@@ -59,3 +59,32 @@ async def test_an_error_in_a_transaction_fails_its_batch_and_the_queue_goes_on()
     assert not queue.running
     with pytest.raises(StoreError, match="closed"):
         await queue.put(1)
+
+
+async def test_sqlite_one_failing_write_in_a_shared_transaction_fails_alone() -> None:
+    import sqlite3
+
+    from callbacks.store.sqlite_writer import GroupCommitWriter
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+    writer = GroupCommitWriter(conn, offload_commit=False, lock_timeout=1.0)
+    writer.start()
+
+    def insert(value: int, *, then_fail: bool = False):  # type: ignore[no-untyped-def]
+        def run(c: sqlite3.Connection) -> int:
+            c.execute("INSERT INTO t VALUES (?)", (value,))
+            if then_fail:  # after a statement: that statement must be undone too
+                raise RuntimeError(f"op {value} failed")
+            return value
+
+        return run
+
+    ops = [writer.write(insert(n, then_fail=n == 3)) for n in range(6)]
+    results = await asyncio.gather(*ops, return_exceptions=True)
+    await writer.close()
+    assert [r if not isinstance(r, Exception) else str(r) for r in results] == [
+        0, 1, 2, "op 3 failed", 4, 5,
+    ]
+    assert writer.commits == 1  # all six shared one transaction, failure included
+    assert [v for (v,) in conn.execute("SELECT v FROM t ORDER BY v")] == [0, 1, 2, 4, 5]
