@@ -25,6 +25,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from callbacks.deadline import deadline
 from callbacks.dispatch_config import DispatchConfig, default_owner
 from callbacks.events import Event, parse_events
 from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
@@ -290,8 +291,8 @@ class Dispatcher:
             soonest = min(self._held.values(), default=now + self.config.lease)
             await asyncio.sleep(max(soonest - margin - now, 0.01))
             now = time.monotonic()
-            for call_id, deadline in list(self._held.items()):
-                if now < deadline - margin:
+            for call_id, held_until in list(self._held.items()):
+                if now < held_until - margin:
                     continue
                 del self._held[call_id]
                 worker = self._workers.get(call_id)
@@ -421,7 +422,7 @@ class Dispatcher:
             log.exception("building the context for %s on %s failed", route.name, event.identity)
             return _error(exc), time.perf_counter() - started
         try:
-            async with asyncio.timeout(self.config.handler_timeout):
+            with deadline(self.config.handler_timeout):
                 outcome = await run_route(route, event, ctx)
         except TimeoutError:
             log.error("handler %s timed out on event %s", route.name, event.identity)
