@@ -131,6 +131,9 @@ class Dispatcher:
         if recovered:
             log.info("took back %d call(s) left claimed by an earlier run", recovered)
         self._accepting = True
+        if self.config.concurrency == 0:
+            log.info("dispatch is off (concurrency 0): events are logged, no handler runs here")
+            return
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="callbacks-dispatch")
         self._renew_task = asyncio.create_task(self._renew_loop(), name="callbacks-leases")
         self._watch_task = asyncio.create_task(self._watch_leases(), name="callbacks-lease-watch")
@@ -145,7 +148,7 @@ class Dispatcher:
         except StoreError as exc:
             raise IntakeUnavailable(str(exc)) from None
         self.metrics.committed(time.perf_counter() - started)
-        if receipt.accepted:
+        if receipt.accepted and self.config.concurrency:
             self._remember(events)
             wake_loop = False
             for event in events:

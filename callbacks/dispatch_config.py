@@ -12,7 +12,7 @@ class DispatchConfig:
     """How the dispatcher runs handlers; times are in seconds."""
 
     concurrency: int = 64
-    """Calls handled at once."""
+    """Calls handled at once; 0: log only (``submit`` commits, no handler runs here)."""
     max_attempts: int = 5
     """Runs of an event before it is dead."""
     backoff: float = 1.0
@@ -35,8 +35,10 @@ class DispatchConfig:
     """Parsed events kept from ``submit`` for the worker (skips parsing the log's copy)."""
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.max_attempts < 1 or self.batch < 1:
-            raise ValueError("concurrency, max_attempts and batch must be at least 1")
+        if self.concurrency < 0:
+            raise ValueError("concurrency must not be negative (0: log only, dispatch nothing)")
+        if self.max_attempts < 1 or self.batch < 1:
+            raise ValueError("max_attempts and batch must be at least 1")
         if self.linger < 0 or self.parsed_cache < 0:
             raise ValueError("linger and parsed_cache must not be negative")
         if min(self.backoff, self.lease, self.poll_interval, self.stop_timeout) <= 0:

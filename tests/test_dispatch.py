@@ -104,6 +104,28 @@ async def test_concurrency_is_bounded(run: Callable[..., Any]) -> None:
     assert peak[0] == 2
 
 
+async def test_concurrency_0_logs_only_and_a_later_dispatcher_handles_the_events(
+    run: Callable[..., Any],
+) -> None:
+    handled: list[str] = []
+    router = Router()
+
+    @router.on("*")
+    async def record(event: Event, ctx: Context) -> None:
+        handled.append(event.identity)
+
+    log_only = await run(router, DispatchConfig(concurrency=0, poll_interval=0.02))
+    receipt = await log_only.submit(ga_events("a", 1, 2, 3), None)
+    assert (receipt.accepted, await log_only.ready()) == (3, True)
+    await asyncio.sleep(0.2)  # several poll intervals: nothing may run
+    assert handled == []
+    assert (await log_only.store.stats()).by_status == {"pending": 3}
+    await log_only.stop()
+    dispatcher = await run(router)
+    await settled(dispatcher.store, "a/3", EventStatus.DONE)
+    assert handled == ["a/1", "a/2", "a/3"]
+
+
 async def test_a_failing_event_is_retried_with_backoff_then_dead_and_its_call_moves_on(
     run: Callable[..., Any],
 ) -> None:
@@ -305,8 +327,10 @@ async def test_submit_answers_unavailable_when_the_log_cannot_commit(
 
 
 def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="log only"):
+        DispatchConfig(concurrency=-1)
     with pytest.raises(ValueError):
-        DispatchConfig(concurrency=0)
+        DispatchConfig(max_attempts=0)
     with pytest.raises(ValueError):
         DispatchConfig(backoff=0)
     assert DispatchConfig(backoff=1, backoff_factor=2, backoff_max=5).retry_delay(1) == 1
