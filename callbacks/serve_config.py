@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callbacks.cli import ConfigError, env
@@ -22,25 +23,35 @@ from callbacks.logs import LOG_FORMATS
 AUTH_MODES = ("secret", "jwt", "jwt+secret", "none")
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number <= 0:
-        raise ValueError(f"must be a positive integer, not {value}")
+class _BadValue(ValueError, argparse.ArgumentTypeError):
+    """A bad option value: argparse prints its message, ``env()`` names the variable."""
+
+
+def _checked(value: str, kind: Callable[[str], float], wanted: str,
+             ok: Callable[[float], bool]) -> float:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise _BadValue(f"must be {wanted}, not {value!r}") from None
+    if not ok(number):
+        raise _BadValue(f"must be {wanted}, not {value!r}")
     return number
+
+
+def _positive_int(value: str) -> int:
+    return int(_checked(value, int, "a positive integer", lambda n: n > 0))
+
+
+def _count(value: str) -> int:
+    return int(_checked(value, int, "0 or a positive integer", lambda n: n >= 0))
 
 
 def _positive_seconds(value: str) -> float:
-    number = float(value)
-    if not 0 < number < float("inf"):
-        raise ValueError(f"must be a positive number of seconds, not {value}")
-    return number
+    return _checked(value, float, "a positive number of seconds", lambda n: 0 < n < float("inf"))
 
 
 def _port(value: str) -> int:
-    number = int(value)
-    if not 0 <= number <= 65535:
-        raise ValueError(f"port must be between 0 and 65535, not {value}")
-    return number
+    return int(_checked(value, int, "a port number (0 to 65535)", lambda n: 0 <= n <= 65535))
 
 
 def _handlers(value: str) -> list[str]:
@@ -140,9 +151,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "survives power loss) or postgresql://...",
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int,
-        default=env("CONCURRENCY", defaults.concurrency, _positive_int),
-        help="calls whose handlers run at once",
+        "--concurrency", type=_count,
+        default=env("CONCURRENCY", defaults.concurrency, _count),
+        help="calls whose handlers run at once; 0: log events only, run no handlers here "
+        "(a later start or another replica dispatches them)",
     )
     parser.add_argument(
         "--max-attempts", type=_positive_int,

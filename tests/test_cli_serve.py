@@ -90,6 +90,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["serve", "--auth", "none", "--handlers", "not-installed"], {},
          "handler plugin 'not-installed' is not installed"),
         (["serve", "--auth", "none"], {"CALLBACKS_PORT": "eighty"}, "CALLBACKS_PORT"),
+        (["serve", "--auth", "none"], {"CALLBACKS_CONCURRENCY": "-1"},
+         "CALLBACKS_CONCURRENCY: must be 0 or a positive integer, not '-1'"),
         (["serve", "--auth", "none", "--connection-string", "endpoint=x;accesskey=c2VjcmV0"], {},
          "--connection-string"),
     ],
