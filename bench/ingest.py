@@ -6,8 +6,10 @@ Needs wrk (Debian: ``apt-get install wrk``). Each server runs as its own process
 uvicorn with uvloop and httptools; wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
 connections, single events and 10-event arrays. Reported per run: requests/s, events/s, ack
 latency p50/p99, peak RSS; for ours also dispatch lag (commit to handler start, p50/p99, read
-back from the log: outcome finish - duration - received). Then ours at about half its
-measured maximum (wrk with a per-request delay), and a soak that samples RSS for ``--soak`` s.
+back from the log: outcome finish - duration - received). ``ours-log`` is the receiver and its
+log alone (``--concurrency 0``: no handler runs), to show what dispatching on the same core
+costs. Then ours at about half its measured maximum (wrk with a per-request delay), and a soak
+that samples RSS for ``--soak`` s.
 
 Compare ratios measured in one sitting, not absolutes: this machine is noisy (±10-20 %).
 """
@@ -36,8 +38,9 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "post.lua"
 BIN = Path(sys.executable).parent
-NAMES = ("bare", "ours", "naive", "ours-full", "naive-full")
-"""ours/naive: synchronous=normal (survives kill -9); -full: fsync per commit (power loss)."""
+NAMES = ("bare", "ours", "naive", "ours-full", "naive-full", "ours-log")
+"""ours/naive: synchronous=normal (survives kill -9); -full: fsync per commit (power loss);
+ours-log: ``--concurrency 0``, the receiver and its log alone (no handler runs)."""
 
 
 def free_port() -> int:
@@ -124,11 +127,12 @@ def servers(workdir: Path) -> dict[str, Server]:
                "--no-access-log", "--log-level", "warning"]
     ports = {name: free_port() for name in NAMES}
 
-    def ours(name: str, store: str) -> Server:
+    def ours(name: str, store: str, *extra: str) -> Server:
         return Server(
             name,
             [str(BIN / "callbacks"), "serve", "--port", str(ports[name]), "--auth", "none",
-             "--handlers", "bench.noop:router", "--log-level", "warning", "--store", store],
+             "--handlers", "bench.noop:router", "--log-level", "warning", "--store", store,
+             *extra],
             {"PYTHONPATH": str(ROOT)}, ports[name],
         )
 
@@ -146,6 +150,7 @@ def servers(workdir: Path) -> dict[str, Server]:
         "naive": naive("naive", "normal"),
         "ours-full": ours("ours-full", f"sqlite:///{workdir / 'ours-full.db'}?synchronous=full"),
         "naive-full": naive("naive-full", "full"),
+        "ours-log": ours("ours-log", f"sqlite:///{workdir / 'ours-log.db'}", "--concurrency", "0"),
     }
 
 
@@ -245,6 +250,8 @@ def report(r: dict[str, Any]) -> str:
              f"arrays {ratio('ours', 'naive', 10)}",
              f"ours-full / naive-full (fsync): single {ratio('ours-full', 'naive-full', 1)}, "
              f"arrays {ratio('ours-full', 'naive-full', 10)}",
+             f"ours-log (no dispatch) / bare: single {ratio('ours-log', 'bare', 1)}; "
+             f"/ naive: single {ratio('ours-log', 'naive', 1)}",
              f"dispatch lag at full load: {r['ours/lag_full_load']}",
              f"half load: {r['ours/half_load']['rps']:.0f} req/s, "
              f"lag {r['ours/lag_half_load']}",
