@@ -91,7 +91,8 @@ def event_class_for(short_type: str) -> type[Event] | None:
 def parse_events(body: bytes) -> list[Event]:
     """Every event in ``body`` (one JSON object or an array of them), in order."""
     try:
-        document = from_json(body)  # ~3.5x faster than json.loads on a 1.5 KB event
+        # ~3.5x faster than json.loads on a 1.5 KB event; caching only keys keeps memory flat.
+        document = from_json(body, cache_strings="keys")
     except ValueError:
         document = _loads(body)  # json's verdict, on the few inputs only it accepts
     if isinstance(document, dict):
