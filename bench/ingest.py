@@ -38,9 +38,11 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "post.lua"
 BIN = Path(sys.executable).parent
-NAMES = ("bare", "ours", "naive", "ours-full", "naive-full", "ours-log")
-"""ours/naive: synchronous=normal (survives kill -9); -full: fsync per commit (power loss);
-ours-log: ``--concurrency 0``, the receiver and its log alone (no handler runs)."""
+NAMES = ("bare", "ours", "ours-full", "ours-log", "naive", "naive-wal", "naive-wal-full")
+"""ours: the default log (WAL, synchronous=normal: survives kill -9); ours-full: fsync per commit
+(survives power loss); ours-log: ``--concurrency 0``, the receiver and its log alone (no handler
+runs). naive: SQLite's defaults (rollback journal, synchronous=full), the common receiver;
+naive-wal(-full): the same receiver tuned like our log, still one commit per request."""
 
 
 def free_port() -> int:
@@ -136,10 +138,11 @@ def servers(workdir: Path) -> dict[str, Server]:
             {"PYTHONPATH": str(ROOT)}, ports[name],
         )
 
-    def naive(name: str, synchronous: str) -> Server:
+    def naive(name: str, journal: str, synchronous: str) -> Server:
         return Server(
             name, [*uvicorn, "bench.baselines:naive", "--port", str(ports[name])],
-            {"NAIVE_DB": str(workdir / f"{name}.db"), "NAIVE_SYNCHRONOUS": synchronous},
+            {"NAIVE_DB": str(workdir / f"{name}.db"), "NAIVE_JOURNAL": journal,
+             "NAIVE_SYNCHRONOUS": synchronous},
             ports[name],
         )
 
@@ -147,10 +150,11 @@ def servers(workdir: Path) -> dict[str, Server]:
         "bare": Server("bare", [*uvicorn, "bench.baselines:bare", "--port", str(ports["bare"])],
                        {}, ports["bare"]),
         "ours": ours("ours", f"sqlite:///{workdir / 'ours.db'}"),
-        "naive": naive("naive", "normal"),
         "ours-full": ours("ours-full", f"sqlite:///{workdir / 'ours-full.db'}?synchronous=full"),
-        "naive-full": naive("naive-full", "full"),
         "ours-log": ours("ours-log", f"sqlite:///{workdir / 'ours-log.db'}", "--concurrency", "0"),
+        "naive": naive("naive", "delete", "full"),
+        "naive-wal": naive("naive-wal", "wal", "normal"),
+        "naive-wal-full": naive("naive-wal-full", "wal", "full"),
     }
 
 
@@ -246,10 +250,14 @@ def report(r: dict[str, Any]) -> str:
 
     lines = ["\n".join(rows), "",
              f"ours / bare: single {ratio('ours', 'bare', 1)}, arrays {ratio('ours', 'bare', 10)}",
-             f"ours / naive (normal): single {ratio('ours', 'naive', 1)}, "
+             f"ours / naive (SQLite defaults): single {ratio('ours', 'naive', 1)}, "
              f"arrays {ratio('ours', 'naive', 10)}",
-             f"ours-full / naive-full (fsync): single {ratio('ours-full', 'naive-full', 1)}, "
-             f"arrays {ratio('ours-full', 'naive-full', 10)}",
+             f"ours-full / naive (both survive power loss): single {ratio('ours-full', 'naive', 1)}"
+             f", arrays {ratio('ours-full', 'naive', 10)}",
+             f"ours / naive-wal (same durability): single {ratio('ours', 'naive-wal', 1)}, "
+             f"arrays {ratio('ours', 'naive-wal', 10)}",
+             f"ours-full / naive-wal-full: single {ratio('ours-full', 'naive-wal-full', 1)}, "
+             f"arrays {ratio('ours-full', 'naive-wal-full', 10)}",
              f"ours-log (no dispatch) / bare: single {ratio('ours-log', 'bare', 1)}; "
              f"/ naive: single {ratio('ours-log', 'naive', 1)}",
              f"dispatch lag at full load: {r['ours/lag_full_load']}",
