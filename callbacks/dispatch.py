@@ -132,7 +132,7 @@ class Dispatcher:
             log.info("took back %d call(s) left claimed by an earlier run", recovered)
         self._accepting = True
         if self.config.concurrency == 0:
-            log.info("dispatch is off (concurrency 0): events are logged, no handler runs here")
+            log.info("this process logs events and runs no handlers (concurrency 0)")
             return
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="callbacks-dispatch")
         self._renew_task = asyncio.create_task(self._renew_loop(), name="callbacks-leases")
@@ -150,16 +150,20 @@ class Dispatcher:
         self.metrics.committed(time.perf_counter() - started)
         if receipt.accepted and self.config.concurrency:
             self._remember(events)
-            wake_loop = False
-            for event in events:
-                call_wake = self._call_wakes.get(event.call_id)
-                if call_wake is None:
-                    wake_loop = True
-                else:
-                    call_wake.set()
-            if wake_loop:
-                self._wake.set()
+            self.notify([event.call_id for event in events])
         return receipt
+
+    def notify(self, call_ids: Sequence[str | None]) -> None:
+        """New events of these calls are in the log: wake their workers, or the claim loop."""
+        wake_loop = False
+        for call_id in call_ids:
+            call_wake = self._call_wakes.get(call_id)
+            if call_wake is None:
+                wake_loop = True
+            else:
+                call_wake.set()
+        if wake_loop:
+            self._wake.set()
 
     def _remember(self, events: Sequence[Event]) -> None:
         parsed = self._parsed
