@@ -30,13 +30,14 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx2
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.samples import Sample
 
 from callbacks.event_types import UnknownEvent
 from callbacks.events import Event
@@ -154,6 +155,7 @@ class Metrics:
         self._stats: StatsSource | None = None
         self._stats_at = -float("inf")
         self._stats_lock = asyncio.Lock()
+        self._remote: list[Metric] | None = None
 
     # -- the endpoint --
 
@@ -265,7 +267,65 @@ class Metrics:
         """(body, content type) of a scrape, in the format ``accept`` asks for."""
         await self.refresh()
         encode, content_type = choose_encoder(accept or "")
-        return encode(self.registry), content_type
+        if self._remote is None:
+            return encode(self.registry), content_type
+        return encode(_Merged(self.registry, self._remote)), content_type
+
+    # -- another process's metrics (the dispatcher process) --
+
+    def snapshot(self) -> list[Any]:
+        """Every sample of this registry, as JSON, for :meth:`merge_remote` in another process."""
+        return [
+            [m.name, m.documentation, m.type, m.unit,
+             [[s.name, s.labels, s.value] for s in m.samples]]
+            for m in self.registry.collect()
+        ]
+
+    def merge_remote(self, snapshot: list[Any]) -> None:
+        """Add ``snapshot`` (the latest of another process) to every scrape from now on."""
+        families = []
+        for name, documentation, kind, unit, samples in snapshot:
+            family = Metric(str(name), str(documentation), str(kind), str(unit))
+            for sample_name, labels, value in samples:
+                family.add_sample(str(sample_name), dict(labels), float(value))
+            families.append(family)
+        self._remote = families
+
+
+class _Merged:
+    """A registry's families with another process's added: counters, histogram buckets and
+    gauges summed per series (the two processes count different things), ``_created`` the
+    earlier of the two."""
+
+    def __init__(self, registry: CollectorRegistry, remote: list[Metric]) -> None:
+        self._registry = registry
+        self._remote = remote
+
+    def collect(self) -> Iterator[Metric]:
+        """The merged families."""
+        remote = {family.name: family for family in self._remote}
+        for family in self._registry.collect():
+            other = remote.pop(family.name, None)
+            if other is not None:
+                family.samples = _merge_samples(family.samples, other.samples)
+            yield family
+        yield from remote.values()
+
+
+def _merge_samples(ours: list[Sample], theirs: list[Sample]) -> list[Sample]:
+    merged = list(ours)
+    index = {(s.name, tuple(sorted(s.labels.items()))): i for i, s in enumerate(merged)}
+    for sample in theirs:
+        key = (sample.name, tuple(sorted(sample.labels.items())))
+        at = index.get(key)
+        if at is None:
+            index[key] = len(merged)
+            merged.append(sample)
+        elif sample.name.endswith("_created"):
+            merged[at] = merged[at]._replace(value=min(merged[at].value, sample.value))
+        else:
+            merged[at] = merged[at]._replace(value=merged[at].value + sample.value)
+    return merged
 
 
 class ObservedTransport(httpx2.AsyncBaseTransport):

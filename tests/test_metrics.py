@@ -315,3 +315,35 @@ async def test_rest_attempts_are_counted_by_operation_and_status_with_retries() 
     assert value(text, "callbacks_rest_retries_total", operation="hangup") == 1
     assert value(text, "callbacks_rest_request_seconds_count", operation="play_audio") == 3
 
+
+
+async def test_another_process_s_snapshot_is_merged_into_each_scrape() -> None:
+    """--dispatch process: the child's counts are added to the server's, series by series,
+    into valid exposition text (one family per name), in both formats."""
+    server, child = Metrics(), Metrics()
+    server.handler_ran("h", True, 0.01)  # e.g. a flow started through the API
+    child.handler_ran("h", True, 0.02)
+    child.handler_ran("h", False, 3.0)
+    child.handler_ran("only.in.child", True, 0.5)
+    child.event_finished(EventStatus.DEAD)
+    server.merge_remote(json.loads(json.dumps(child.snapshot())))  # as it crosses the pipe
+    body, _ = await server.exposition()
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    runs = {
+        (s.labels["handler"], s.labels["outcome"]): s.value
+        for s in families["callbacks_handler_runs"].samples if s.name.endswith("_total")
+    }
+    assert runs == {("h", "ok"): 2.0, ("h", "failed"): 1.0, ("only.in.child", "ok"): 1.0}
+    durations = {
+        (s.name, s.labels.get("handler"), s.labels.get("le")): s.value
+        for s in families["callbacks_handler_duration_seconds"].samples
+    }
+    assert durations[("callbacks_handler_duration_seconds_count", "h", None)] == 3.0
+    assert durations[("callbacks_handler_duration_seconds_bucket", "h", "0.025")] == 2.0
+    assert durations[("callbacks_handler_duration_seconds_sum", "h", None)] == pytest.approx(3.03)
+    assert families["callbacks_events_dead"].samples[0].value == 1.0
+    assert body.decode().count("# TYPE callbacks_handler_runs_total counter") == 1
+    openmetrics, content_type = await server.exposition("application/openmetrics-text")
+    assert content_type.startswith("application/openmetrics-text")
+    assert openmetrics.decode().rstrip().endswith("# EOF")
+    assert openmetrics.decode().count("# EOF") == 1
