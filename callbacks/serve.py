@@ -22,12 +22,14 @@ from callbacks.cli import ConfigError
 from callbacks.client import DEFAULT_LIMITS, CallAutomationClient
 from callbacks.context import context_factory
 from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch_process import DispatchProcess
 from callbacks.flows_api import FlowStarter
 from callbacks.flows_cli import load_enabled, serve_callback_url
 from callbacks.history import store_history
 from callbacks.http_guard import (
     guarded_protocol,
 )
+from callbacks.intake import Intake
 from callbacks.jwt_auth import JwksCache, JwtAuthenticator
 from callbacks.limits import (
     Limits,
@@ -70,7 +72,8 @@ def _authenticator(config: ServeConfig) -> Authenticator:
     return chosen[0] if len(chosen) == 1 else AllOf(*chosen)
 
 
-def _client(config: ServeConfig, metrics: Metrics) -> CallAutomationClient | None:
+def rest_client(config: ServeConfig, metrics: Metrics) -> CallAutomationClient | None:
+    """The REST client handlers and flows act with (None without a connection string)."""
     if not config.connection_string:
         return None
     transport = metrics.transport(httpx2.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
@@ -89,19 +92,19 @@ def _store(config: ServeConfig) -> EventStore:
         raise ConfigError(f"--store: {exc}") from None
 
 
-def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette:
-    """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
-    plugins = LoadedPlugins()
-    if router is None:
-        plugins = load_enabled(config.handlers, config.config_file)
-        router = plugins.router
-    callback_url = serve_callback_url(
-        plugins, config.connection_string, config.callback_url
-    )
-    metrics = Metrics()
-    client = _client(config, metrics)
+def build_dispatcher(
+    config: ServeConfig,
+    plugins: LoadedPlugins,
+    router: Router,
+    metrics: Metrics,
+    client: CallAutomationClient | None,
+    *,
+    concurrency: int | None = None,
+) -> Dispatcher:
+    """The event-log intake for ``config``, running up to ``concurrency`` calls' handlers."""
     store = _store(config)
-    intake = Dispatcher(
+    callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
+    dispatcher = Dispatcher(
         store,
         router,
         context_factory(
@@ -109,17 +112,38 @@ def build_app(config: ServeConfig, *, router: Router | None = None) -> Starlette
             callback_url=callback_url,
         ),
         DispatchConfig(
-            concurrency=config.concurrency, max_attempts=config.max_attempts, lease=config.lease
+            concurrency=config.concurrency if concurrency is None else concurrency,
+            max_attempts=config.max_attempts,
+            lease=config.lease,
         ),
         owner=config.replica_name,
         metrics=metrics,
         # A database may come up after the service (compose, a failover): wait for it.
         wait_for_log=not config.store.lower().startswith("sqlite:"),
     )
-    metrics.watch_log(store.stats)
     on_new_work = getattr(store, "on_new_work", None)
     if on_new_work is not None:  # PostgreSQL: another replica's events wake us at once
-        on_new_work(intake.wake)
+        on_new_work(dispatcher.wake)
+    return dispatcher
+
+
+def build_app(config: ServeConfig) -> Starlette:
+    """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
+    plugins = load_enabled(config.handlers, config.config_file)
+    router = plugins.router
+    callback_url = serve_callback_url(
+        plugins, config.connection_string, config.callback_url
+    )
+    metrics = Metrics()
+    client = rest_client(config, metrics)
+    intake: Intake
+    if config.dispatch == "process":
+        # This process only receives and logs; a child dispatches, on another core.
+        log_only = build_dispatcher(config, plugins, router, metrics, client, concurrency=0)
+        intake = DispatchProcess(log_only, config, metrics)
+    else:
+        intake = build_dispatcher(config, plugins, router, metrics, client)
+    metrics.watch_log(intake.store.stats)
 
     @contextlib.asynccontextmanager
     async def client_lifetime() -> AsyncIterator[object]:

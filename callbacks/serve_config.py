@@ -21,6 +21,7 @@ from callbacks.limits import (
 from callbacks.logs import LOG_FORMATS
 
 AUTH_MODES = ("secret", "jwt", "jwt+secret", "none")
+DISPATCH_MODES = ("inline", "process")
 
 
 class _BadValue(ValueError, argparse.ArgumentTypeError):
@@ -74,6 +75,7 @@ class ServeConfig:
     api_style: str = "seed"
     store: str = "sqlite:///callbacks.db"
     concurrency: int = 64
+    dispatch: str = "inline"
     max_attempts: int = 5
     lease: float = 30.0
     replica_name: str = field(default_factory=default_owner)
@@ -103,6 +105,10 @@ class ServeConfig:
             raise ConfigError(
                 "--auth jwt needs --jwt-audience (or CALLBACKS_JWT_AUDIENCE): "
                 "the immutable resource id of the Communication Services resource"
+            )
+        if self.dispatch not in DISPATCH_MODES:
+            raise ConfigError(
+                f"--dispatch must be one of {', '.join(DISPATCH_MODES)}, not {self.dispatch!r}"
             )
         if self.api_style not in ("seed", "2021"):
             raise ConfigError(f"--api-style must be seed or 2021, not {self.api_style!r}")
@@ -155,6 +161,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("CONCURRENCY", defaults.concurrency, _count),
         help="calls whose handlers run at once; 0: log events only, run no handlers here "
         "(a later start or another replica dispatches them)",
+    )
+    parser.add_argument(
+        "--dispatch", default=env("DISPATCH", defaults.dispatch),
+        help="inline: handlers run in this process; process: in a child process of their own, "
+        "on another core, while this one only receives",
     )
     parser.add_argument(
         "--max-attempts", type=_positive_int,
@@ -238,6 +249,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         api_style=args.api_style,
         store=args.store,
         concurrency=args.concurrency,
+        dispatch=args.dispatch,
         max_attempts=args.max_attempts,
         lease=args.lease,
         replica_name=args.replica_name,

@@ -1,0 +1,120 @@
+"""The dispatcher process of ``callbacks serve --dispatch process`` (``python -m`` this module).
+
+Started by :class:`~callbacks.dispatch_process.DispatchProcess`, never by hand. It reads its
+configuration (a :class:`~callbacks.serve_config.ServeConfig` as JSON) from the first line of
+standard input, loads the same plugins, opens the same log and runs a
+:class:`~callbacks.dispatch.Dispatcher` on it. Each further input line is a JSON list of call ids
+with new events; end of input means the server is gone. Every second it writes a snapshot of its
+metrics to standard output. SIGTERM stops it like a dispatcher stops: running handlers finish or
+are released. Logs go to standard error, shared with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from callbacks.dispatch import Dispatcher
+from callbacks.dispatch_process import PARENT_PID_VARIABLE
+from callbacks.flows_cli import load_enabled
+from callbacks.logs import configure_logging
+from callbacks.metrics import Metrics
+from callbacks.serve import build_dispatcher, rest_client
+from callbacks.serve_config import ServeConfig
+
+log = logging.getLogger("callbacks.dispatch")
+
+REPORT_INTERVAL = 1.0
+"""Seconds between metric snapshots sent to the server."""
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this process when the server dies, however it dies."""
+    parent = os.environ.get(PARENT_PID_VARIABLE)
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if str(os.getppid()) != parent:  # the server died before the line above
+        os._exit(1)
+
+
+async def _listen(
+    reader: asyncio.StreamReader, dispatcher: Dispatcher, stop: asyncio.Event
+) -> None:
+    """Wake the dispatcher for each notification; stop at the end of input."""
+    while line := await reader.readline():
+        try:
+            call_ids: Any = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(call_ids, list):
+            dispatcher.notify([c if isinstance(c, str) else None for c in call_ids])
+    stop.set()
+
+
+async def _report(metrics: Metrics, out: asyncio.WriteTransport) -> None:
+    while True:
+        await asyncio.sleep(REPORT_INTERVAL)
+        _send_snapshot(metrics, out)
+
+
+def _send_snapshot(metrics: Metrics, out: asyncio.WriteTransport) -> None:
+    if not out.is_closing():
+        out.write(json.dumps(metrics.snapshot()).encode() + b"\n")
+
+
+async def _run() -> int:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=16 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    out, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
+    first = await reader.readline()
+    if not first:
+        return 1  # the server went away before configuring us
+    config = ServeConfig(**json.loads(first))
+    configure_logging(config.log_level.upper(), config.log_format, replica=config.replica_name)
+    plugins = load_enabled(config.handlers, config.config_file)
+    metrics = Metrics()
+    client = rest_client(config, metrics)
+    dispatcher = build_dispatcher(config, plugins, plugins.router, metrics, client)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        if client is not None:
+            await stack.enter_async_context(client)
+        await dispatcher.start()
+        tasks = [
+            asyncio.create_task(_listen(reader, dispatcher, stop)),
+            asyncio.create_task(_report(metrics, out)),
+        ]
+        await stop.wait()
+        await dispatcher.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    _send_snapshot(metrics, out)
+    return 0
+
+
+def main() -> int:
+    """Run until SIGTERM or the end of input; 0 after a clean stop."""
+    _die_with_parent()
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] installs it
+        return asyncio.run(_run())
+    return uvloop.run(_run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""``callbacks serve --dispatch process``: receive here, run handlers in a child process.
+
+One Python process runs on one core. Receiving (HTTP, parsing, the group commit) and dispatching
+(reading the log, running handlers, recording outcomes) each take about half of it, so with both
+in one process each gets half a core. Here the server process only receives and logs (a
+:class:`~callbacks.dispatch.Dispatcher` with concurrency 0), and a child process
+(:mod:`callbacks.dispatch_child`) dispatches from the same log, on the machine's other core.
+
+The two talk through the child's standard streams, one JSON document per line:
+
+- to the child: first its configuration (through a pipe, so no secret is on a command line),
+  then, after each commit, the call ids of the new events, so that it starts on them at once
+  (without these it would still find them, at its next poll);
+- from the child: a snapshot of its metrics every second, merged into this process's
+  ``GET /metrics``.
+
+The child dies with this process (``PR_SET_PDEATHSIG``), so a restarted server never runs beside
+the old child. If the child exits on its own it is started again, with a backoff; events are
+safe in the log meanwhile and readiness does not change, since receiving still works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from callbacks.dispatch import Dispatcher
+from callbacks.events import Event
+from callbacks.intake import Receipt
+from callbacks.metrics import Metrics
+from callbacks.serve_config import ServeConfig
+from callbacks.store.base import EventStore
+
+log = logging.getLogger("callbacks.dispatch")
+
+PARENT_PID_VARIABLE = "CALLBACKS_DISPATCH_PARENT"
+"""Set for the child: the pid it must die with."""
+_NOTIFY_BUFFER_LIMIT = 1 << 20
+"""Bytes of unread notifications past which more are dropped (the child polls the log)."""
+_REPORT_LIMIT = 16 << 20
+"""Longest line read from the child (a metrics snapshot)."""
+_STOP_MARGIN = 5.0
+"""Seconds the child gets beyond its handlers' stop timeout before it is killed."""
+
+
+class DispatchProcess:
+    """The intake of ``--dispatch process``: log here, dispatch in a supervised child."""
+
+    def __init__(
+        self,
+        log_only: Dispatcher,
+        config: ServeConfig,
+        metrics: Metrics,
+        *,
+        restart_delay: float = 1.0,
+    ) -> None:
+        if log_only.config.concurrency != 0:
+            raise ValueError("the receiving process must not dispatch: concurrency 0")
+        self._log = log_only
+        self._config = config
+        self._metrics = metrics
+        self._restart_delay = restart_delay
+        self._child: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.starts = 0
+        """Child processes started so far (more than one: it was restarted)."""
+
+    @property
+    def store(self) -> EventStore:
+        """The event log this process writes to."""
+        return self._log.store
+
+    @property
+    def child_pid(self) -> int | None:
+        """The running child's pid."""
+        return self._child.pid if self._child is not None else None
+
+    async def start(self) -> None:
+        """Open the log, then start the child (and keep it running)."""
+        await self._log.start()
+        self._supervisor = asyncio.create_task(self._supervise(), name="callbacks-dispatcher")
+
+    async def submit(self, events: Sequence[Event], path_context: str | None) -> Receipt:
+        """Log ``events``; return after the commit, then tell the child about them."""
+        receipt = await self._log.submit(events, path_context)
+        if receipt.accepted:
+            self._notify([event.call_id for event in events])
+        return receipt
+
+    async def ready(self) -> bool:
+        """Whether events can be accepted (the child's state does not change that)."""
+        return await self._log.ready()
+
+    async def stop(self) -> None:
+        """Refuse new events and close the log; stop the child, which finishes or releases
+        its handler runs like a dispatcher does (killed if it overruns its stop timeout)."""
+        self._stopping = True
+        await self._log.stop()
+        child = self._child
+        if child is not None and child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.terminate()
+            try:
+                await asyncio.wait_for(child.wait(), self._log.config.stop_timeout + _STOP_MARGIN)
+            except TimeoutError:
+                log.error("the dispatcher process did not stop in time; killing it")
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+                await child.wait()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+
+    def _notify(self, call_ids: list[str | None]) -> None:
+        child = self._child
+        if child is None or child.stdin is None or child.stdin.is_closing():
+            return
+        if child.stdin.transport.get_write_buffer_size() > _NOTIFY_BUFFER_LIMIT:
+            return  # the child is behind; it polls the log anyway
+        child.stdin.write(json.dumps(call_ids).encode() + b"\n")
+
+    async def _supervise(self) -> None:
+        delay = self._restart_delay
+        while not self._stopping:
+            started = time.monotonic()
+            try:
+                child = await self._spawn()
+            except OSError as exc:
+                log.error("cannot start the dispatcher process: %s", exc)
+            else:
+                self._child = child
+                await self._read_reports(child)
+                code = await child.wait()
+                if self._stopping:
+                    return
+                self._child = None
+                log.error(
+                    "the dispatcher process exited with code %s; starting it again in %g s "
+                    "(events are kept in the log meanwhile)", code, delay,
+                )
+            await asyncio.sleep(delay)
+            ran_long = time.monotonic() - started > 60
+            delay = self._restart_delay if ran_long else min(delay * 2, 30.0)
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "callbacks.dispatch_child",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, PARENT_PID_VARIABLE: str(os.getpid())},
+            limit=_REPORT_LIMIT,
+        )
+        assert child.stdin is not None
+        child.stdin.write(json.dumps(dataclasses.asdict(self._config)).encode() + b"\n")
+        self.starts += 1
+        log.info("dispatcher process %d started", child.pid)
+        return child
+
+    async def _read_reports(self, child: asyncio.subprocess.Process) -> None:
+        """Take the child's metric snapshots until its output ends."""
+        assert child.stdout is not None
+        while True:
+            try:
+                line = await child.stdout.readline()
+            except ValueError:  # a line over the stream's limit: not one of ours
+                continue
+            if not line:
+                return
+            try:
+                self._metrics.merge_remote(json.loads(line))
+            except (ValueError, TypeError) as exc:
+                log.warning("ignored a malformed report from the dispatcher process: %s", exc)

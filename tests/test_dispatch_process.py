@@ -1,0 +1,122 @@
+"""``callbacks serve --dispatch process``: the real server, its dispatcher in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2
+
+from tests.conftest import sample_json
+from tests.servers import free_port, start_cli, stop, wait_until_ready
+
+PLUGIN = "tests.recording_plugin:router"
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _records(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _post(base: str, call: str, numbers: range) -> None:
+    template = sample_json("ga", "PlayCompleted")[0]
+    for n in numbers:
+        event = json.loads(json.dumps(template))
+        event["id"] = f"{call}/{n}"
+        event["data"]["callConnectionId"] = call
+        response = httpx2.post(f"{base}/api/callbacks", json=event, timeout=10)
+        assert response.status_code == 200, response.text
+
+
+def _start(tmp_path: Path, record: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = start_cli(
+        "serve", "--port", str(port), "--auth", "none", "--handlers", PLUGIN,
+        "--dispatch", "process", "--store", f"sqlite:///{tmp_path / 'log.db'}",
+        env={"CALLBACKS_TEST_RECORD": str(record)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_ready(base + "/readyz", process)
+    return process, base
+
+
+def test_a_child_process_runs_the_handlers_in_order_and_its_metrics_are_served(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "record.jsonl"
+    process, base = _start(tmp_path, record)
+    try:
+        assert _wait(lambda: len(_children(process.pid)) == 1)
+        (child,) = _children(process.pid)
+        for call in ("call-a", "call-b"):
+            _post(base, call, range(1, 11))
+        assert _wait(lambda: len(_records(record)) == 20)
+        for call in ("call-a", "call-b"):
+            seen = [r["identity"] for r in _records(record) if r["call_id"] == call]
+            assert seen == [f"{call}/{n}" for n in range(1, 11)]
+        # The handler ran in the child, and the child's counts reach this server's /metrics.
+        runs = 'callbacks_handler_runs_total{handler="tests.recording_plugin.record",outcome="ok"}'
+
+        def counted() -> bool:
+            text = httpx2.get(base + "/metrics").text
+            return f"{runs} 20.0" in text
+
+        assert _wait(counted, timeout=5)
+        text = httpx2.get(base + "/metrics").text
+        assert 'callbacks_events_received_total{dialect="ga",type="PlayCompleted"} 20.0' in text
+        assert text.count("# TYPE callbacks_handler_runs_total counter") == 1
+    finally:
+        output = stop(process, signal.SIGTERM)
+    assert process.returncode == 0, output
+    assert not _alive(child)
+    assert "Traceback" not in output
+
+
+def test_a_dead_child_is_started_again_and_dies_with_the_server(tmp_path: Path) -> None:
+    record = tmp_path / "record.jsonl"
+    process, base = _start(tmp_path, record)
+    pid = process.pid
+    try:
+        assert _wait(lambda: len(_children(pid)) == 1)
+        (first,) = _children(pid)
+        os.kill(first, signal.SIGKILL)
+        # Accepted while no child runs: kept in the log, handled by the next child.
+        _post(base, "call-c", range(1, 4))
+        assert _wait(lambda: [c for c in _children(pid) if c != first and _alive(c)] != [])
+        (second,) = [c for c in _children(pid) if c != first]
+        assert _wait(lambda: len(_records(record)) == 3)
+        assert [r["identity"] for r in _records(record)] == ["call-c/1", "call-c/2", "call-c/3"]
+        os.kill(pid, signal.SIGKILL)  # the server dies: the kernel takes the child with it
+        process.wait(timeout=10)
+        assert _wait(lambda: not _alive(second), timeout=5)
+    finally:
+        output = stop(process, signal.SIGKILL)
+    assert "exited with code -9; starting it again" in output
