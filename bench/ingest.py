@@ -38,11 +38,14 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "post.lua"
 BIN = Path(sys.executable).parent
-NAMES = ("bare", "ours", "ours-full", "ours-log", "naive", "naive-wal", "naive-wal-full")
-"""ours: the default log (WAL, synchronous=normal: survives kill -9); ours-full: fsync per commit
-(survives power loss); ours-log: ``--concurrency 0``, the receiver and its log alone (no handler
-runs). naive: SQLite's defaults (rollback journal, synchronous=full), the common receiver;
-naive-wal(-full): the same receiver tuned like our log, still one commit per request."""
+NAMES = ("bare", "ours", "ours-process", "ours-full", "ours-log", "naive", "naive-wal",
+         "naive-wal-full")
+"""ours: the defaults (WAL, synchronous=normal: survives kill -9; handlers run in the server
+process); ours-process: ``--dispatch process`` (handlers in a child process, on the other core);
+ours-full: fsync per commit (survives power loss); ours-log: ``--concurrency 0``, the receiver and
+its log alone (no handler runs). naive: SQLite's defaults (rollback journal, synchronous=full),
+the common receiver; naive-wal(-full): the same receiver tuned like our log, still one commit
+per request."""
 
 
 def free_port() -> int:
@@ -84,12 +87,31 @@ class Server:
     def _sample(self) -> None:
         started = time.monotonic()
         while not self._stop.wait(1.0):
-            rss = _status_kib(self.process, "VmRSS")
+            rss = _status_kib(self.process, "VmRSS") + self._children_kib("VmRSS")
             if rss:
                 self.rss_samples.append((time.monotonic() - started, rss))
 
     def peak_rss_mib(self) -> float:
-        return _status_kib(self.process, "VmHWM") / 1024
+        """Peak RSS of the server and its child processes (the dispatcher, if any)."""
+        return (_status_kib(self.process, "VmHWM") + self._children_kib("VmHWM")) / 1024
+
+    def _children_kib(self, key: str) -> int:
+        if self.process is None:
+            return 0
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            pids = path.read_text().split()
+        except OSError:
+            return 0
+        total = 0
+        for pid in pids:
+            try:
+                text = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
+            total += int(match.group(1)) if match else 0
+        return total
 
     def stop(self) -> None:
         self._stop.set()
@@ -150,6 +172,8 @@ def servers(workdir: Path) -> dict[str, Server]:
         "bare": Server("bare", [*uvicorn, "bench.baselines:bare", "--port", str(ports["bare"])],
                        {}, ports["bare"]),
         "ours": ours("ours", f"sqlite:///{workdir / 'ours.db'}"),
+        "ours-process": ours("ours-process", f"sqlite:///{workdir / 'ours-process.db'}",
+                             "--dispatch", "process"),
         "ours-full": ours("ours-full", f"sqlite:///{workdir / 'ours-full.db'}?synchronous=full"),
         "ours-log": ours("ours-log", f"sqlite:///{workdir / 'ours-log.db'}", "--concurrency", "0"),
         "naive": naive("naive", "delete", "full"),
@@ -158,8 +182,10 @@ def servers(workdir: Path) -> dict[str, Server]:
     }
 
 
-async def dispatch_lag(db: Path, since: datetime) -> dict[str, float]:
-    """Commit-to-handler-start lag of the events received since ``since``, from the log."""
+async def dispatch_lag(
+    db: Path, since: datetime, until: datetime | None = None
+) -> dict[str, float]:
+    """Commit-to-handler-start lag of the events received in [since, until), from the log."""
     from callbacks.store import EventFilter, open_store
 
     lags: list[float] = []
@@ -171,7 +197,7 @@ async def dispatch_lag(db: Path, since: datetime) -> dict[str, float]:
             if pending == 0:
                 break
             await asyncio.sleep(0.5)
-        async for record in store.list_events(EventFilter(since=since)):
+        async for record in store.list_events(EventFilter(since=since, until=until)):
             if record.outcomes:
                 first = record.outcomes[0]
                 started = first.finished_at.timestamp() - first.duration
@@ -203,20 +229,25 @@ def main() -> int:
             server.start()
             try:
                 wrk(server.port, 2, 1)  # warm-up
-                began = datetime.now(UTC)
+                began = [datetime.now(UTC)]
                 for batch in (1, 10):
                     results[f"{name}/batch{batch}"] = wrk(server.port, args.duration, batch)
                     print(f"{name:>6} batch {batch:>2}: {results[f'{name}/batch{batch}']}",
                           flush=True)
+                    began.append(datetime.now(UTC))
+                if name in ("ours", "ours-process"):
+                    # Single events at full load only: arrays carry 10x the events per request.
+                    lag = asyncio.run(dispatch_lag(workdir / f"{name}.db", began[0], began[1]))
+                    results[f"{name}/lag_full_load"] = lag
+                    print(f"  lag (full load, single events): {lag}", flush=True)
                 if name == "ours":
                     db = workdir / "ours.db"
-                    results["ours/lag_full_load"] = asyncio.run(dispatch_lag(db, began))
                     half = results["ours/batch1"]["rps"] / 2
                     # 64 connections, each waiting delay after its answer: ~64000/delay req/s.
                     delay = 64_000 / half
-                    began = datetime.now(UTC)
+                    half_began = datetime.now(UTC)
                     results["ours/half_load"] = wrk(server.port, args.duration, 1, delay_ms=delay)
-                    results["ours/lag_half_load"] = asyncio.run(dispatch_lag(db, began))
+                    results["ours/lag_half_load"] = asyncio.run(dispatch_lag(db, half_began))
                     print(f"  half load: {results['ours/half_load']}", flush=True)
                     print(f"  lag (half load): {results['ours/lag_half_load']}", flush=True)
                     if args.soak:
@@ -250,6 +281,10 @@ def report(r: dict[str, Any]) -> str:
 
     lines = ["\n".join(rows), "",
              f"ours / bare: single {ratio('ours', 'bare', 1)}, arrays {ratio('ours', 'bare', 10)}",
+             f"ours-process / bare: single {ratio('ours-process', 'bare', 1)}, "
+             f"arrays {ratio('ours-process', 'bare', 10)}",
+             f"ours-process / naive: single {ratio('ours-process', 'naive', 1)}, "
+             f"arrays {ratio('ours-process', 'naive', 10)}",
              f"ours / naive (SQLite defaults): single {ratio('ours', 'naive', 1)}, "
              f"arrays {ratio('ours', 'naive', 10)}",
              f"ours-full / naive (both survive power loss): single {ratio('ours-full', 'naive', 1)}"
@@ -260,7 +295,8 @@ def report(r: dict[str, Any]) -> str:
              f"arrays {ratio('ours-full', 'naive-wal-full', 10)}",
              f"ours-log (no dispatch) / bare: single {ratio('ours-log', 'bare', 1)}; "
              f"/ naive: single {ratio('ours-log', 'naive', 1)}",
-             f"dispatch lag at full load: {r['ours/lag_full_load']}",
+             f"dispatch lag at full load (single events): ours {r['ours/lag_full_load']}, "
+             f"ours-process {r['ours-process/lag_full_load']}",
              f"half load: {r['ours/half_load']['rps']:.0f} req/s, "
              f"lag {r['ours/lag_half_load']}",
              "peak RSS MiB: " + ", ".join(f"{n} {r[f'{n}/peak_rss_mib']:.0f}" for n in NAMES)]
