@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from tests.conftest import sample_json
+from tests.postgres_support import POSTGRES_URL, admin, needs_postgres, with_options
 from tests.servers import free_port, start_cli, stop, wait_until_ready
 
 PLUGIN = "tests.recording_plugin:router"
@@ -56,11 +60,28 @@ def _post(base: str, call: str, numbers: range) -> None:
         assert response.status_code == 200, response.text
 
 
-def _start(tmp_path: Path, record: Path) -> tuple[subprocess.Popen[bytes], str]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'log.db'}"
+        return
+    schema = f"cbtest_{uuid.uuid4().hex[:16]}"
+    yield with_options(POSTGRES_URL, schema=schema)
+
+    async def drop() -> None:
+        async with admin() as conn:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    asyncio.run(drop())
+
+
+def _start(
+    store: str, record: Path
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = start_cli(
         "serve", "--port", str(port), "--auth", "none", "--handlers", PLUGIN,
-        "--dispatch", "process", "--store", f"sqlite:///{tmp_path / 'log.db'}",
+        "--dispatch", "process", "--store", store,
         env={"CALLBACKS_TEST_RECORD": str(record)},
     )
     base = f"http://127.0.0.1:{port}"
@@ -69,10 +90,10 @@ def _start(tmp_path: Path, record: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def test_a_child_process_runs_the_handlers_in_order_and_its_metrics_are_served(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
     record = tmp_path / "record.jsonl"
-    process, base = _start(tmp_path, record)
+    process, base = _start(store_url, record)
     try:
         assert _wait(lambda: len(_children(process.pid)) == 1)
         (child,) = _children(process.pid)
@@ -102,7 +123,7 @@ def test_a_child_process_runs_the_handlers_in_order_and_its_metrics_are_served(
 
 def test_a_dead_child_is_started_again_and_dies_with_the_server(tmp_path: Path) -> None:
     record = tmp_path / "record.jsonl"
-    process, base = _start(tmp_path, record)
+    process, base = _start(f"sqlite:///{tmp_path / 'log.db'}", record)
     pid = process.pid
     try:
         assert _wait(lambda: len(_children(pid)) == 1)
