@@ -4,9 +4,11 @@ Started by :class:`~callbacks.dispatch_process.DispatchProcess`, never by hand. 
 configuration (a :class:`~callbacks.serve_config.ServeConfig` as JSON) from the first line of
 standard input, loads the same plugins, opens the same log and runs a
 :class:`~callbacks.dispatch.Dispatcher` on it. Each further input line is a JSON list of call ids
-with new events; end of input means the server is gone. Every second it writes a snapshot of its
-metrics to standard output. SIGTERM stops it like a dispatcher stops: running handlers finish or
-are released. Logs go to standard error, shared with the server.
+with new events; end of input means stop (the server is stopping, or gone), like a dispatcher
+stops: running handlers finish or are released. Every second it writes a snapshot of its metrics
+to standard output. It ignores SIGINT and SIGTERM (the server stops it), and moves both pipes out
+of its handlers' reach: their standard input is /dev/null and their output goes to standard
+error, where the logs go, shared with the server.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import Any, BinaryIO
 
 from callbacks.dispatch import Dispatcher
 from callbacks.dispatch_process import PARENT_PID_VARIABLE
@@ -72,11 +74,23 @@ def _send_snapshot(metrics: Metrics, out: asyncio.WriteTransport) -> None:
         out.write(json.dumps(metrics.snapshot()).encode() + b"\n")
 
 
-async def _run() -> int:
+def _private_streams() -> tuple[BinaryIO, BinaryIO]:
+    """The server's pipes moved to descriptors no handler sees or passes on to a subprocess;
+    standard input becomes /dev/null and standard output goes to standard error."""
+    protocol_in, protocol_out = os.dup(0), os.dup(1)  # not inheritable (PEP 446)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    # The pipe transports own (and close) these.
+    return os.fdopen(protocol_in, "rb", buffering=0), os.fdopen(protocol_out, "wb", buffering=0)
+
+
+async def _run(protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=16 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    out, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), protocol_in)
+    out, _ = await loop.connect_write_pipe(asyncio.Protocol, protocol_out)
     first = await reader.readline()
     if not first:
         return 1  # the server went away before configuring us
@@ -87,8 +101,6 @@ async def _run() -> int:
     client = rest_client(config, metrics)
     dispatcher = build_dispatcher(config, plugins, plugins.router, metrics, client)
     stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     async with contextlib.AsyncExitStack() as stack:
         if client is not None:
             await stack.enter_async_context(client)
@@ -107,13 +119,18 @@ async def _run() -> int:
 
 
 def main() -> int:
-    """Run until SIGTERM or the end of input; 0 after a clean stop."""
+    """Run until the end of input; 0 after a clean stop."""
+    # Ctrl-C in a terminal, or a service manager's SIGTERM to the whole group, reaches this
+    # process too: it stops when the server closes its input, after the server stopped receiving.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent()
+    streams = _private_streams()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvicorn[standard] installs it
-        return asyncio.run(_run())
-    return uvloop.run(_run())
+        return asyncio.run(_run(*streams))
+    return uvloop.run(_run(*streams))
 
 
 if __name__ == "__main__":

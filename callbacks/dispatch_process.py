@@ -15,8 +15,10 @@ The two talk through the child's standard streams, one JSON document per line:
   ``GET /metrics``.
 
 The child dies with this process (``PR_SET_PDEATHSIG``), so a restarted server never runs beside
-the old child. If the child exits on its own it is started again, with a backoff; events are
-safe in the log meanwhile and readiness does not change, since receiving still works.
+the old child, and stops when its input ends (it ignores SIGINT and SIGTERM, so that Ctrl-C or a
+service manager signalling the whole group stops it only through this process). If the child
+exits on its own it is started again, with a backoff; events are safe in the log meanwhile and
+readiness does not change, since receiving still works.
 """
 
 from __future__ import annotations
@@ -106,15 +108,20 @@ class DispatchProcess:
         await self._log.stop()
         child = self._child
         if child is not None and child.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                child.terminate()
+            # End of input is the child's signal to stop; it ignores SIGINT and SIGTERM, which
+            # a terminal or a service manager sends to the whole group, so that it stops only
+            # after this process has stopped receiving.
+            if child.stdin is not None:
+                child.stdin.close()
+            limit = self._log.config.stop_timeout + _STOP_MARGIN
             try:
-                await asyncio.wait_for(child.wait(), self._log.config.stop_timeout + _STOP_MARGIN)
+                await asyncio.wait_for(child.wait(), limit)
             except TimeoutError:
                 log.error("the dispatcher process did not stop in time; killing it")
                 with contextlib.suppress(ProcessLookupError):
                     child.kill()
-                await child.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(child.wait(), _STOP_MARGIN)
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)
@@ -132,16 +139,14 @@ class DispatchProcess:
         while not self._stopping:
             started = time.monotonic()
             try:
-                child = await self._spawn()
-            except OSError as exc:
-                log.error("cannot start the dispatcher process: %s", exc)
+                code = await self._run_child()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never stop supervising: handlers depend on it
+                log.exception("the dispatcher process could not be run: %s", exc)
             else:
-                self._child = child
-                await self._read_reports(child)
-                code = await child.wait()
                 if self._stopping:
                     return
-                self._child = None
                 log.error(
                     "the dispatcher process exited with code %s; starting it again in %g s "
                     "(events are kept in the log meanwhile)", code, delay,
@@ -149,6 +154,20 @@ class DispatchProcess:
             await asyncio.sleep(delay)
             ran_long = time.monotonic() - started > 60
             delay = self._restart_delay if ran_long else min(delay * 2, 30.0)
+
+    async def _run_child(self) -> int:
+        """Start a child, take its reports until it exits; its exit code."""
+        child = await self._spawn()
+        self._child = child
+        reports = asyncio.create_task(self._read_reports(child))
+        try:
+            return await child.wait()
+        finally:
+            reports.cancel()
+            await asyncio.gather(reports, return_exceptions=True)
+            if not self._stopping:
+                self._child = None
+                self._metrics.retire_remote()  # a restarted child counts from zero again
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         child = await asyncio.create_subprocess_exec(

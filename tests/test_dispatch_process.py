@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +19,7 @@ import pytest
 
 from tests.conftest import sample_json
 from tests.postgres_support import POSTGRES_URL, admin, needs_postgres, with_options
-from tests.servers import free_port, start_cli, stop, wait_until_ready
+from tests.servers import ROOT, free_port, start_cli, stop, wait_until_ready
 
 PLUGIN = "tests.recording_plugin:router"
 
@@ -76,11 +78,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _start(
-    store: str, record: Path
+    store: str, record: Path, plugin: str = PLUGIN
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = start_cli(
-        "serve", "--port", str(port), "--auth", "none", "--handlers", PLUGIN,
+        "serve", "--port", str(port), "--auth", "none", "--handlers", plugin,
         "--dispatch", "process", "--store", store,
         env={"CALLBACKS_TEST_RECORD": str(record)},
     )
@@ -141,3 +143,68 @@ def test_a_dead_child_is_started_again_and_dies_with_the_server(tmp_path: Path) 
     finally:
         output = stop(process, signal.SIGKILL)
     assert "exited with code -9; starting it again" in output
+
+
+def test_handler_output_and_subprocesses_do_not_touch_the_child_s_pipes(tmp_path: Path) -> None:
+    """A handler that prints, and leaves a subprocess holding whatever it inherited: the
+    metrics still arrive, and a killed child is still noticed and started again."""
+    record = tmp_path / "record.jsonl"
+    process, base = _start(
+        f"sqlite:///{tmp_path / 'log.db'}", record, plugin="tests.noisy_plugin:router"
+    )
+    pid = process.pid
+    try:
+        assert _wait(lambda: len(_children(pid)) == 1)
+        (first,) = _children(pid)
+        _post(base, "call-n", range(1, 3))
+        assert _wait(lambda: len(_records(record)) == 2)
+        runs = 'callbacks_handler_runs_total{handler="tests.noisy_plugin.noisy",outcome="ok"}'
+        assert _wait(lambda: f"{runs} 2.0" in httpx2.get(base + "/metrics").text, timeout=5)
+        os.kill(first, signal.SIGKILL)  # its sleeps live on, holding what they inherited
+        assert _wait(lambda: [c for c in _children(pid) if c != first and _alive(c)] != [])
+        _post(base, "call-n", range(3, 4))
+        assert _wait(lambda: len(_records(record)) == 3)
+    finally:
+        # First the sleeps: they hold the server's standard error, which stop() reads to its end.
+        for line in Path(str(record) + ".pids").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line), signal.SIGKILL)
+        output = stop(process, signal.SIGTERM)
+    assert process.returncode == 0, output
+    assert "handler output for call-n/1" in output  # on standard error, with the logs
+    assert "malformed report" not in output
+
+
+def test_ctrl_c_to_the_whole_group_stops_the_server_first_and_starts_no_new_child(
+    tmp_path: Path,
+) -> None:
+    """A terminal's Ctrl-C (or a service manager's SIGTERM) reaches every process of the group:
+    the child waits for the server to stop it instead of exiting, and is not restarted."""
+    record = tmp_path / "record.jsonl"
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "callbacks"), "serve", "--port", str(port),
+         "--auth", "none", "--handlers", PLUGIN, "--dispatch", "process",
+         "--store", f"sqlite:///{tmp_path / 'log.db'}"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT),
+                       "CALLBACKS_TEST_RECORD": str(record)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base + "/readyz", process)
+        assert _wait(lambda: len(_children(process.pid)) == 1)
+        (child,) = _children(process.pid)
+        _post(base, "call-i", range(1, 4))
+        assert _wait(lambda: len(_records(record)) == 3)
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=30)[0].decode()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 130, output  # a clean stop, reported as Ctrl-C's, as usual
+    assert "Application shutdown complete" in output
+    assert "starting it again" not in output
+    assert output.count("dispatcher process") == 1, output  # started once, never again
+    assert not _alive(child)
