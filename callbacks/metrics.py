@@ -156,6 +156,7 @@ class Metrics:
         self._stats_at = -float("inf")
         self._stats_lock = asyncio.Lock()
         self._remote: list[Metric] | None = None
+        self._retired: list[Metric] = []
 
     # -- the endpoint --
 
@@ -267,9 +268,10 @@ class Metrics:
         """(body, content type) of a scrape, in the format ``accept`` asks for."""
         await self.refresh()
         encode, content_type = choose_encoder(accept or "")
-        if self._remote is None:
+        remote = [*self._retired, *(self._remote or ())]
+        if not remote:
             return encode(self.registry), content_type
-        return encode(_Merged(self.registry, self._remote)), content_type
+        return encode(_Merged(self.registry, remote)), content_type
 
     # -- another process's metrics (the dispatcher process) --
 
@@ -291,25 +293,36 @@ class Metrics:
             families.append(family)
         self._remote = families
 
+    def retire_remote(self) -> None:
+        """The other process ended: keep its last counts, so that a successor's add to them
+        and no counter goes backwards."""
+        if self._remote:
+            self._retired = list(_Merged(None, [*self._retired, *self._remote]).collect())
+        self._remote = None
+
 
 class _Merged:
     """A registry's families with another process's added: counters, histogram buckets and
     gauges summed per series (the two processes count different things), ``_created`` the
     earlier of the two."""
 
-    def __init__(self, registry: CollectorRegistry, remote: list[Metric]) -> None:
+    def __init__(self, registry: CollectorRegistry | None, remote: list[Metric]) -> None:
         self._registry = registry
         self._remote = remote
 
     def collect(self) -> Iterator[Metric]:
         """The merged families."""
-        remote = {family.name: family for family in self._remote}
-        for family in self._registry.collect():
-            other = remote.pop(family.name, None)
-            if other is not None:
-                family.samples = _merge_samples(family.samples, other.samples)
-            yield family
-        yield from remote.values()
+        merged: dict[str, Metric] = {}
+        local = self._registry.collect() if self._registry is not None else ()
+        for family in [*local, *self._remote]:
+            into = merged.get(family.name)
+            if into is None:
+                copy = Metric(family.name, family.documentation, family.type, family.unit)
+                copy.samples = list(family.samples)
+                merged[family.name] = copy
+            else:
+                into.samples = _merge_samples(into.samples, family.samples)
+        yield from merged.values()
 
 
 def _merge_samples(ours: list[Sample], theirs: list[Sample]) -> list[Sample]:

@@ -347,3 +347,18 @@ async def test_another_process_s_snapshot_is_merged_into_each_scrape() -> None:
     assert content_type.startswith("application/openmetrics-text")
     assert openmetrics.decode().rstrip().endswith("# EOF")
     assert openmetrics.decode().count("# EOF") == 1
+
+
+async def test_a_restarted_process_s_counts_add_to_its_predecessor_s() -> None:
+    server, first, second = Metrics(), Metrics(), Metrics()
+    for _ in range(3):
+        first.handler_ran("h", True, 0.01)
+    server.merge_remote(first.snapshot())
+    server.retire_remote()  # the first child died; the second counts from zero
+    second.handler_ran("h", True, 0.01)
+    server.merge_remote(second.snapshot())
+    body, _ = await server.exposition()
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    (total,) = [s.value for s in families["callbacks_handler_runs"].samples
+                if s.name.endswith("_total")]
+    assert total == 4.0  # never below the 3 already scraped
