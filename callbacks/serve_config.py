@@ -110,6 +110,12 @@ class ServeConfig:
             raise ConfigError(
                 f"--dispatch must be one of {', '.join(DISPATCH_MODES)}, not {self.dispatch!r}"
             )
+        if self.dispatch == "process" and self.concurrency == 0:
+            raise ConfigError("--dispatch process with --concurrency 0 would run no handlers")
+        if self.dispatch == "process" and ":memory:" in self.store:
+            raise ConfigError(
+                "--dispatch process needs a log both processes can open, not sqlite:///:memory:"
+            )
         if self.api_style not in ("seed", "2021"):
             raise ConfigError(f"--api-style must be seed or 2021, not {self.api_style!r}")
         if self.max_depth > MAX_DEPTH_CEILING:
