@@ -6,9 +6,8 @@ its work. Whatever queues while a COMMIT runs (in a dedicated thread, where the 
 shares the next transaction: no fixed gather window, so a lone request is not delayed and a
 burst costs one fsync.
 
-One op's error fails only that op: the batch runs under a SAVEPOINT, and if an op raises, the
-ops run again with a SAVEPOINT each. A failed BEGIN or COMMIT fails every op of the
-transaction: nothing is reported written that was not committed.
+Each op runs under a SAVEPOINT, so one op's error fails only that op. A failed BEGIN or COMMIT
+fails every op of the transaction: nothing is reported written that was not committed.
 """
 
 from __future__ import annotations
@@ -95,11 +94,14 @@ class GroupCommitWriter(CommitQueue[_Op]):
             log.error("event log: cannot begin a transaction: %s", exc)
             fail_all(batch, StoreError(f"the event log cannot begin a transaction: {exc}"))
             return
-        results = self._run_batch(batch)
-        if results is None:  # the whole transaction is gone; nothing of it was written
-            self._rollback()
-            fail_all(batch, StoreError("the event log aborted a transaction"))
-            return
+        results: list[tuple[_Op, Any, BaseException | None]] = []
+        for op in batch:
+            result = self._run_op(op)
+            if result is None:  # the whole transaction is gone; nothing of it was written
+                self._rollback()
+                fail_all(batch, StoreError("the event log aborted a transaction"))
+                return
+            results.append((op, *result))
         try:
             if self._executor is None:
                 conn.execute("COMMIT")
@@ -119,37 +121,6 @@ class GroupCommitWriter(CommitQueue[_Op]):
                 op.future.set_result(value)
             else:
                 op.future.set_exception(error)
-
-    def _run_batch(self, batch: list[_Op]) -> list[tuple[_Op, Any, BaseException | None]] | None:
-        """Run every op: [(op, value, error)], or None if the transaction was aborted.
-
-        Ops almost never fail, so they first run together under one savepoint (two statements
-        per batch, not per op). If one raises, the batch is rolled back to that savepoint and
-        each op runs again under its own, so that only the failing one fails. Ops are pure
-        functions of the connection: running one again after a rollback is safe.
-        """
-        conn = self._connection
-        conn.execute("SAVEPOINT batch")
-        try:
-            values = [op.run(conn) for op in batch]
-        except Exception:
-            try:
-                conn.execute("ROLLBACK TO batch")
-                conn.execute("RELEASE batch")
-            except sqlite3.Error:
-                return None
-            if not conn.in_transaction:
-                return None
-        else:
-            conn.execute("RELEASE batch")
-            return [(op, value, None) for op, value in zip(batch, values, strict=True)]
-        results: list[tuple[_Op, Any, BaseException | None]] = []
-        for op in batch:
-            result = self._run_op(op)
-            if result is None:
-                return None
-            results.append((op, *result))
-        return results
 
     def _run_op(self, op: _Op) -> tuple[Any, BaseException | None] | None:
         """Run one op under a savepoint: (value, None), (None, error), or None if aborted."""
