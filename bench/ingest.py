@@ -87,31 +87,24 @@ class Server:
     def _sample(self) -> None:
         started = time.monotonic()
         while not self._stop.wait(1.0):
-            rss = _status_kib(self.process, "VmRSS") + self._children_kib("VmRSS")
+            rss = self._kib("VmRSS")
             if rss:
                 self.rss_samples.append((time.monotonic() - started, rss))
 
     def peak_rss_mib(self) -> float:
         """Peak RSS of the server and its child processes (the dispatcher, if any)."""
-        return (_status_kib(self.process, "VmHWM") + self._children_kib("VmHWM")) / 1024
+        return self._kib("VmHWM") / 1024
 
-    def _children_kib(self, key: str) -> int:
+    def _kib(self, key: str) -> int:
+        """``key`` of /proc/PID/status, summed over the server and its children."""
         if self.process is None:
             return 0
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pid = self.process.pid
         try:
-            pids = path.read_text().split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
-            return 0
-        total = 0
-        for pid in pids:
-            try:
-                text = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            match = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
-            total += int(match.group(1)) if match else 0
-        return total
+            children = []
+        return sum(_status_kib(int(p), key) for p in [pid, *children])
 
     def stop(self) -> None:
         self._stop.set()
@@ -120,11 +113,9 @@ class Server:
             self.process.wait(timeout=60)
 
 
-def _status_kib(process: subprocess.Popen[bytes] | None, key: str) -> int:
-    if process is None:
-        return 0
+def _status_kib(pid: int, key: str) -> int:
     try:
-        text = Path(f"/proc/{process.pid}/status").read_text()
+        text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     match = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)

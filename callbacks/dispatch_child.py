@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import ctypes
 import json
-import logging
 import os
 import signal
 import sys
@@ -30,8 +29,6 @@ from callbacks.logs import configure_logging
 from callbacks.metrics import Metrics
 from callbacks.serve import build_dispatcher, rest_client
 from callbacks.serve_config import ServeConfig
-
-log = logging.getLogger("callbacks.dispatch")
 
 REPORT_INTERVAL = 1.0
 """Seconds between metric snapshots sent to the server."""
@@ -64,13 +61,8 @@ async def _listen(
 
 
 async def _report(metrics: Metrics, out: asyncio.WriteTransport) -> None:
-    while True:
+    while not out.is_closing():
         await asyncio.sleep(REPORT_INTERVAL)
-        _send_snapshot(metrics, out)
-
-
-def _send_snapshot(metrics: Metrics, out: asyncio.WriteTransport) -> None:
-    if not out.is_closing():
         out.write(json.dumps(metrics.snapshot()).encode() + b"\n")
 
 
@@ -114,7 +106,6 @@ async def _run(protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    _send_snapshot(metrics, out)
     return 0
 
 

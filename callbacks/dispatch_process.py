@@ -72,18 +72,11 @@ class DispatchProcess:
         self._child: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
-        self.starts = 0
-        """Child processes started so far (more than one: it was restarted)."""
 
     @property
     def store(self) -> EventStore:
         """The event log this process writes to."""
         return self._log.store
-
-    @property
-    def child_pid(self) -> int | None:
-        """The running child's pid."""
-        return self._child.pid if self._child is not None else None
 
     async def start(self) -> None:
         """Open the log, then start the child (and keep it running)."""
@@ -179,7 +172,6 @@ class DispatchProcess:
         )
         assert child.stdin is not None
         child.stdin.write(json.dumps(dataclasses.asdict(self._config)).encode() + b"\n")
-        self.starts += 1
         log.info("dispatcher process %d started", child.pid)
         return child
 

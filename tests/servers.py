@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -63,3 +64,10 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
         process.kill()
         output, _ = process.communicate()
     return output.decode(errors="replace")
+
+
+def read_records(path: Path) -> list[dict[str, object]]:
+    """The JSON lines tests.recording_plugin wrote to ``path`` (none yet: empty)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]

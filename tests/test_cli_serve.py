@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -12,16 +11,10 @@ import httpx2
 import pytest
 
 from tests.conftest import sample_bytes
-from tests.servers import free_port, start_cli, stop, wait_until_ready
+from tests.servers import free_port, read_records, start_cli, stop, wait_until_ready
 
 SECRET = "cli-test-secret-7f3a"
 PLUGIN = "tests.recording_plugin:router"
-
-
-def read_records(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def wait_for_records(path: Path, count: int, timeout: float = 10) -> list[dict[str, object]]:

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import sample_json
 from tests.postgres_support import POSTGRES_URL, admin, needs_postgres, with_options
-from tests.servers import ROOT, free_port, start_cli, stop, wait_until_ready
+from tests.servers import ROOT, free_port, read_records, start_cli, stop, wait_until_ready
 
 PLUGIN = "tests.recording_plugin:router"
 
@@ -44,12 +44,6 @@ def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def _records(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def _post(base: str, call: str, numbers: range) -> None:
@@ -101,9 +95,9 @@ def test_a_child_process_runs_the_handlers_in_order_and_its_metrics_are_served(
         (child,) = _children(process.pid)
         for call in ("call-a", "call-b"):
             _post(base, call, range(1, 11))
-        assert _wait(lambda: len(_records(record)) == 20)
+        assert _wait(lambda: len(read_records(record)) == 20)
         for call in ("call-a", "call-b"):
-            seen = [r["identity"] for r in _records(record) if r["call_id"] == call]
+            seen = [r["identity"] for r in read_records(record) if r["call_id"] == call]
             assert seen == [f"{call}/{n}" for n in range(1, 11)]
         # The handler ran in the child, and the child's counts reach this server's /metrics.
         runs = 'callbacks_handler_runs_total{handler="tests.recording_plugin.record",outcome="ok"}'
@@ -135,8 +129,8 @@ def test_a_dead_child_is_started_again_and_dies_with_the_server(tmp_path: Path) 
         _post(base, "call-c", range(1, 4))
         assert _wait(lambda: [c for c in _children(pid) if c != first and _alive(c)] != [])
         (second,) = [c for c in _children(pid) if c != first]
-        assert _wait(lambda: len(_records(record)) == 3)
-        assert [r["identity"] for r in _records(record)] == ["call-c/1", "call-c/2", "call-c/3"]
+        assert _wait(lambda: len(read_records(record)) == 3)
+        assert [r["identity"] for r in read_records(record)] == ["call-c/1", "call-c/2", "call-c/3"]
         os.kill(pid, signal.SIGKILL)  # the server dies: the kernel takes the child with it
         process.wait(timeout=10)
         assert _wait(lambda: not _alive(second), timeout=5)
@@ -157,13 +151,13 @@ def test_handler_output_and_subprocesses_do_not_touch_the_child_s_pipes(tmp_path
         assert _wait(lambda: len(_children(pid)) == 1)
         (first,) = _children(pid)
         _post(base, "call-n", range(1, 3))
-        assert _wait(lambda: len(_records(record)) == 2)
+        assert _wait(lambda: len(read_records(record)) == 2)
         runs = 'callbacks_handler_runs_total{handler="tests.noisy_plugin.noisy",outcome="ok"}'
         assert _wait(lambda: f"{runs} 2.0" in httpx2.get(base + "/metrics").text, timeout=5)
         os.kill(first, signal.SIGKILL)  # its sleeps live on, holding what they inherited
         assert _wait(lambda: [c for c in _children(pid) if c != first and _alive(c)] != [])
         _post(base, "call-n", range(3, 4))
-        assert _wait(lambda: len(_records(record)) == 3)
+        assert _wait(lambda: len(read_records(record)) == 3)
     finally:
         # First the sleeps: they hold the server's standard error, which stop() reads to its end.
         for line in Path(str(record) + ".pids").read_text().split():
@@ -196,7 +190,7 @@ def test_ctrl_c_to_the_whole_group_stops_the_server_first_and_starts_no_new_chil
         assert _wait(lambda: len(_children(process.pid)) == 1)
         (child,) = _children(process.pid)
         _post(base, "call-i", range(1, 4))
-        assert _wait(lambda: len(_records(record)) == 3)
+        assert _wait(lambda: len(read_records(record)) == 3)
         os.killpg(process.pid, signal.SIGINT)
         output = process.communicate(timeout=30)[0].decode()
     finally:
