@@ -187,6 +187,37 @@ async def test_only_the_failed_handler_is_retried(run: Callable[..., Any]) -> No
     ]
 
 
+async def test_a_retried_dead_event_runs_only_its_failed_handlers_again(
+    run: Callable[..., Any],
+) -> None:
+    runs: list[tuple[str, int]] = []
+    fixed = False
+    router = Router()
+
+    @router.on("PlayCompleted")
+    async def steady(event: Event, ctx: Context) -> None:
+        runs.append(("steady", ctx[1]))
+
+    @router.on("*")
+    async def broken(event: Event, ctx: Context) -> None:
+        runs.append(("broken", ctx[1]))
+        if not fixed:
+            raise ValueError("not yet")
+
+    dispatcher = await run(router, DispatchConfig(max_attempts=2, backoff=0.01, poll_interval=0.02))
+    await dispatcher.submit(ga_events("d", 1), None)
+    await settled(dispatcher.store, "d/1", EventStatus.DEAD)
+    fixed = True
+    assert await dispatcher.store.retry(["d/1"]) == 1
+    dispatcher.wake()
+    record = await settled(dispatcher.store, "d/1", EventStatus.DONE)
+    # `events retry` gives the event a fresh round, but what already succeeded stays done.
+    assert runs == [("steady", 1), ("broken", 1), ("broken", 2), ("broken", 3)]
+    assert [(o.handler.rsplit(".", 1)[-1], o.attempt, o.ok) for o in record.outcomes] == [
+        ("steady", 1, True), ("broken", 1, False), ("broken", 2, False), ("broken", 3, True),
+    ]
+
+
 async def test_events_outside_calls_have_their_own_lane(run: Callable[..., Any]) -> None:
     handled: list[str] = []
     router = Router()
