@@ -4,7 +4,8 @@
 ``submit`` returns after the commit, then wakes the dispatch loop. The loop claims calls with
 work (a lease per call, so PostgreSQL replicas can share a log), up to ``concurrency`` at once,
 and runs one worker per claimed call. A worker takes the call's unfinished events in log order
-and, for each, runs every matching handler that has not already succeeded on it:
+and hands each to :class:`~callbacks.dispatch_run.EventRunner`, which runs the handlers it is
+still owed and records the outcome:
 
 - all succeed -> ``done``; the worker moves on to the call's next event;
 - some fail -> ``failed``: the call is released with a backoff (its later events wait, other
@@ -21,31 +22,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-from callbacks.deadline import deadline
 from callbacks.dispatch_config import DispatchConfig, default_owner
-from callbacks.events import Event, parse_events
+from callbacks.dispatch_leases import LeaseKeeper
+from callbacks.dispatch_run import DISPATCH_HANDLER, EventRunner
+from callbacks.events import Event
 from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
 from callbacks.metrics import Metrics
-from callbacks.routing import Route, Router, named_routes, run_route
-from callbacks.store.base import (
-    ClaimLost,
-    EventStatus,
-    EventStore,
-    Outcome,
-    PendingEvent,
-    StoreError,
-)
+from callbacks.routing import Router
+from callbacks.store.base import ClaimLost, EventStore, StoreError
 
 __all__ = ["DISPATCH_HANDLER", "DispatchConfig", "Dispatcher", "default_owner"]
 
 log = logging.getLogger("callbacks.dispatch")
-
-DISPATCH_HANDLER = "callbacks.dispatch"
-"""The handler name of an event the dispatcher itself could not parse or match (then dead)."""
 
 
 class Dispatcher:
@@ -70,24 +60,18 @@ class Dispatcher:
         # not ready meanwhile) instead of failing start-up, e.g. a database still booting.
         self._wait_for_log = wait_for_log
         self._opening: asyncio.Task[None] | None = None
-        self._router = router
-        self._make_context = make_context
+        self._runner = EventRunner(store, router, make_context, self.config, self.owner,
+                                   self.metrics)
         self._wake = asyncio.Event()
         self._workers: dict[str | None, asyncio.Task[None]] = {}
         # A drained worker keeps its claim for ``linger`` seconds, woken by this call's new
         # events: under load that saves a claim, a release and a fruitless read per event.
         self._call_wakes: dict[str | None, asyncio.Event] = {}
         self._evict = asyncio.Event()  # set when every slot is taken and other calls wait
-        # Events this process parsed on the way in, so the worker need not parse them again.
-        self._parsed: OrderedDict[str, Event] = OrderedDict()
         self._running: set[asyncio.Task[None]] = set()  # workers still releasing included
         self._timers: list[asyncio.TimerHandle] = []
         self._loop_task: asyncio.Task[None] | None = None
-        self._renew_task: asyncio.Task[None] | None = None
-        # Per call, a local (monotonic) time before which our lease surely holds; a worker
-        # still running a margin before it is stopped: then another replica may take the call.
-        self._held: dict[str | None, float] = {}
-        self._watch_task: asyncio.Task[None] | None = None
+        self._leases = LeaseKeeper(store, self.owner, self.config.lease, self._workers)
         self._accepting = False
         self._stopping = False
         self._stopped = False
@@ -135,8 +119,7 @@ class Dispatcher:
             log.info("this process logs events and runs no handlers (concurrency 0)")
             return
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="callbacks-dispatch")
-        self._renew_task = asyncio.create_task(self._renew_loop(), name="callbacks-leases")
-        self._watch_task = asyncio.create_task(self._watch_leases(), name="callbacks-lease-watch")
+        self._leases.start()
 
     async def submit(self, events: Sequence[Event], path_context: str | None) -> Receipt:
         """Log ``events``; return after the commit (duplicates counted, not stored)."""
@@ -149,7 +132,7 @@ class Dispatcher:
             raise IntakeUnavailable(str(exc)) from None
         self.metrics.committed(time.perf_counter() - started)
         if receipt.accepted and self.config.concurrency:
-            self._remember(events)
+            self._runner.remember(events)
             self.notify([event.call_id for event in events])
         return receipt
 
@@ -164,13 +147,6 @@ class Dispatcher:
                 call_wake.set()
         if wake_loop:
             self._wake.set()
-
-    def _remember(self, events: Sequence[Event]) -> None:
-        parsed = self._parsed
-        for event in events:
-            parsed[event.identity] = event
-        while len(parsed) > self.config.parsed_cache:
-            parsed.popitem(last=False)
 
     async def ready(self) -> bool:
         """Accepting, and the log can take writes."""
@@ -202,10 +178,7 @@ class Dispatcher:
                 log.warning("cancelling a handler run still going at shutdown; it will rerun")
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        for background in (self._renew_task, self._watch_task):
-            if background is not None:
-                background.cancel()
-                await asyncio.gather(background, return_exceptions=True)
+        await self._leases.stop()
         if self._loop_task is not None:
             try:
                 await self.store.release_all(self.owner)
@@ -242,7 +215,7 @@ class Dispatcher:
                     if not self._stopping and claim.call_id not in self._workers:
                         self._spawn(claim.call_id)
                     if claim.call_id in self._workers:
-                        self._held[claim.call_id] = asked + self.config.lease
+                        self._leases.claimed(claim.call_id, asked)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.poll_interval):
                     await self._wake.wait()
@@ -263,53 +236,6 @@ class Dispatcher:
 
         task.add_done_callback(done)
 
-    async def _renew_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.lease / 3)
-            if not self._workers:
-                continue
-            workers = dict(self._workers)
-            asked = time.monotonic()
-            try:
-                lost = await self.store.renew(self.owner, list(workers), self.config.lease)
-            except Exception as exc:  # keep renewing: the next round may succeed
-                log.warning("cannot renew call leases: %s", exc)
-                continue
-            for call_id, worker in workers.items():
-                if self._workers.get(call_id) is not worker:
-                    continue  # finished meanwhile
-                if call_id in lost:
-                    log.warning("lost the claim on call %s; stopping work on it", call_id)
-                    self._held.pop(call_id, None)
-                    worker.cancel()
-                else:
-                    self._held[call_id] = asked + self.config.lease
-
-    async def _watch_leases(self) -> None:
-        """Stop work on a call whose lease could not be renewed, a margin before it ends.
-
-        Fencing refuses a late worker's writes, but not its handler's side effects: without
-        this, a replica cut off from the database would still be running a handler when
-        another replica takes the call over and runs the same event.
-        """
-        margin = min(self.config.lease / 4, 5.0)
-        while True:
-            now = time.monotonic()
-            soonest = min(self._held.values(), default=now + self.config.lease)
-            await asyncio.sleep(max(soonest - margin - now, 0.01))
-            now = time.monotonic()
-            for call_id, held_until in list(self._held.items()):
-                if now < held_until - margin:
-                    continue
-                del self._held[call_id]
-                worker = self._workers.get(call_id)
-                if worker is not None:
-                    log.warning(
-                        "could not renew the lease on call %s in time; stopping work on it "
-                        "before another replica may take it over", call_id,
-                    )
-                    worker.cancel()
-
     async def _work(self, call_id: str | None) -> None:
         """Drain the call, then give it back (with a backoff if an event failed)."""
         me = asyncio.current_task()
@@ -327,7 +253,7 @@ class Dispatcher:
             # again, and the new claim must get a new worker.
             if self._workers.get(call_id) is me:
                 del self._workers[call_id]
-                self._held.pop(call_id, None)
+                self._leases.forget(call_id)
         try:
             more = await self.store.release(self.owner, call_id, not_before=not_before)
         except StoreError as exc:  # the lease expires and the call is taken again
@@ -347,7 +273,7 @@ class Dispatcher:
                 for item in batch:
                     if self._stopping:
                         return None
-                    delay = await self._run_event(item)
+                    delay = await self._runner.run(item)
                     if delay is not None:
                         self._wake_later(delay)
                         return time.time() + delay
@@ -379,101 +305,3 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         self._timers = [t for t in self._timers if t.when() > loop.time()]
         self._timers.append(loop.call_later(delay, self._wake.set))
-
-    async def _run_event(self, item: PendingEvent) -> float | None:
-        """Run the handlers still owed on ``item``, record it; the retry delay if it failed."""
-        try:
-            cached = self._parsed.pop(item.id, None)
-            event = cached if cached is not None and cached.raw == item.raw else (
-                parse_events(item.raw)[0]
-            )
-            routes = self._router.match(event)
-        except Exception as exc:  # the log holds it, but this program cannot read it any more
-            log.error("event %s cannot be dispatched: %s", item.id, exc)
-            outcome = Outcome(DISPATCH_HANDLER, item.attempts + 1, _error(exc), 0.0, _now())
-            await self.store.finish(self.owner, item.seq, EventStatus.DEAD, [outcome])
-            self.metrics.event_finished(EventStatus.DEAD)
-            return None
-        if item.attempts == 0:
-            self.metrics.dispatch_started(item.received_at.timestamp())
-        succeeded = {o.handler for o in item.outcomes if o.ok}
-        runs = Counter(o.handler for o in item.outcomes)
-        outcomes: list[Outcome] = []
-        for name, route in named_routes(routes):
-            if name in succeeded:
-                continue
-            attempt = runs[name] + 1
-            error, duration = await self._run_handler(route, event, attempt, item.path_context)
-            self.metrics.handler_ran(name, error is None, duration)
-            outcomes.append(Outcome(name, attempt, error, duration, _now()))
-        attempts = item.attempts + 1
-        if all(o.ok for o in outcomes):
-            status = EventStatus.DONE
-        elif attempts >= self.config.max_attempts:
-            status = EventStatus.DEAD
-        else:
-            status = EventStatus.FAILED
-        await self.store.finish(self.owner, item.seq, status, outcomes)
-        self.metrics.event_finished(status)
-        _log_outcome(item, event, status, attempts, outcomes)
-        return self.config.retry_delay(attempts) if status is EventStatus.FAILED else None
-
-    async def _run_handler(
-        self, route: Route, event: Event, attempt: int, path_context: str | None
-    ) -> tuple[str | None, float]:
-        """(error or None, duration) of one handler run; never raises but for cancellation."""
-        started = time.perf_counter()
-        try:
-            ctx = self._make_context(event, route, attempt, path_context)
-        except Exception as exc:
-            log.exception("building the context for %s on %s failed", route.name, event.identity)
-            return _error(exc), time.perf_counter() - started
-        try:
-            with deadline(self.config.handler_timeout):
-                outcome = await run_route(route, event, ctx)
-        except TimeoutError:
-            log.error("handler %s timed out on event %s", route.name, event.identity)
-            limit = self.config.handler_timeout
-            return f"TimeoutError: still running after {limit} s", time.perf_counter() - started
-        return outcome.error, outcome.duration
-
-
-_LEVELS = {
-    EventStatus.DONE: logging.INFO,
-    EventStatus.FAILED: logging.WARNING,
-    EventStatus.DEAD: logging.ERROR,
-}
-
-
-def _log_outcome(
-    item: PendingEvent,
-    event: Event,
-    status: EventStatus,
-    attempts: int,
-    outcomes: Sequence[Outcome],
-) -> None:
-    """One line per recorded run of an event (JSON fields in ``extra``)."""
-    level = _LEVELS[status]
-    if not log.isEnabledFor(level):
-        return
-    failed = [o.handler for o in outcomes if not o.ok]
-    took = sum(o.duration for o in outcomes) * 1000
-    log.log(
-        level,
-        "event %s (%s, call %s) %s after run %d: %d handler(s) in %.1f ms%s",
-        item.id, event.type, event.call_id, status.value, attempts, len(outcomes), took,
-        f", failed: {', '.join(failed)}" if failed else "",
-        extra={
-            "event_id": item.id, "event_type": event.type, "call_id": event.call_id,
-            "status": status.value, "attempt": attempts, "handlers": len(outcomes),
-            "duration_ms": round(took, 3), "failed_handlers": ",".join(failed) or None,
-        },
-    )
-
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
