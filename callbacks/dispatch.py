@@ -66,8 +66,8 @@ class Dispatcher:
         self._workers: dict[str | None, asyncio.Task[None]] = {}
         # A drained worker keeps its claim for ``linger`` seconds, woken by this call's new
         # events: under load that saves a claim, a release and a fruitless read per event.
-        self._call_wakes: dict[str | None, asyncio.Event] = {}
-        self._evict = asyncio.Event()  # set when every slot is taken and other calls wait
+        self._call_wakes: dict[str | None, _Doorbell] = {}
+        self._evicting = False  # every slot is taken: lingering workers give theirs back
         self._running: set[asyncio.Task[None]] = set()  # workers still releasing included
         self._timers: list[asyncio.TimerHandle] = []
         self._loop_task: asyncio.Task[None] | None = None
@@ -144,7 +144,7 @@ class Dispatcher:
             if call_wake is None:
                 wake_loop = True
             else:
-                call_wake.set()
+                call_wake.ring()
         if wake_loop:
             self._wake.set()
 
@@ -161,9 +161,7 @@ class Dispatcher:
         self._accepting = False
         self._stopping = True
         self._wake.set()
-        self._evict.set()
-        for call_wake in self._call_wakes.values():
-            call_wake.set()
+        self._evict()
         for timer in self._timers:
             timer.cancel()
         if self._opening is not None:
@@ -197,9 +195,9 @@ class Dispatcher:
             self._wake.clear()
             free = self.config.concurrency - len(self._workers)
             if free <= 0:
-                self._evict.set()  # lingering workers give their slots back
+                self._evict()
             else:
-                self._evict.clear()
+                self._evicting = False
                 asked = time.monotonic()  # the database starts the lease after this
                 try:
                     claims = await self.store.claim_calls(self.owner, free, self.config.lease)
@@ -265,10 +263,10 @@ class Dispatcher:
     async def _drain(self, call_id: str | None) -> float | None:
         """Run the call's events in log order until none is left, one needs a backoff (its
         not-before time is returned), or the dispatcher stops."""
-        call_wake = self._call_wakes[call_id] = asyncio.Event()
+        call_wake = self._call_wakes[call_id] = _Doorbell()
         try:
             while not self._stopping:
-                call_wake.clear()
+                call_wake.rung = False
                 batch = await self.store.next_events(call_id, self.config.batch)
                 for item in batch:
                     if self._stopping:
@@ -284,24 +282,61 @@ class Dispatcher:
             if self._call_wakes.get(call_id) is call_wake:
                 del self._call_wakes[call_id]
 
-    async def _linger(self, call_wake: asyncio.Event) -> bool:
+    async def _linger(self, call_wake: _Doorbell) -> bool:
         """Wait a little for more of this call's events; False to give the call back."""
-        if call_wake.is_set():
+        if call_wake.rung:
             return True
-        if self._evict.is_set() or self.config.linger <= 0:
+        if self._evicting or self.config.linger <= 0:
             return False
-        evicted = asyncio.ensure_future(self._evict.wait())
-        woken = asyncio.ensure_future(call_wake.wait())
-        try:
-            await asyncio.wait(
-                (evicted, woken), timeout=self.config.linger, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            evicted.cancel()
-            woken.cancel()
-        return call_wake.is_set() and not self._stopping
+        await call_wake.wait(self.config.linger)
+        return call_wake.rung and not self._stopping
+
+    def _evict(self) -> None:
+        """Lingering workers give their calls back (every slot is taken, or we stop)."""
+        self._evicting = True
+        for call_wake in self._call_wakes.values():
+            call_wake.answer()
 
     def _wake_later(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
         self._timers = [t for t in self._timers if t.when() > loop.time()]
         self._timers.append(loop.call_later(delay, self._wake.set))
+
+
+class _Doorbell:
+    """How a lingering worker learns of its call's new events: cheaper than an asyncio.Event,
+    which would need a task per wait to be raced against eviction and a timeout."""
+
+    __slots__ = ("_waiter", "rung")
+
+    def __init__(self) -> None:
+        self.rung = False
+        """New events of the call were logged since the worker last read."""
+        self._waiter: asyncio.Future[None] | None = None
+
+    def ring(self) -> None:
+        """New events: note it, and wake the worker if it waits."""
+        self.rung = True
+        self.answer()
+
+    def answer(self) -> None:
+        """Wake the worker if it waits (it then checks why)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, seconds: float) -> None:
+        """Until rung or answered, for at most ``seconds``."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

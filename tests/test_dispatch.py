@@ -104,6 +104,35 @@ async def test_concurrency_is_bounded(run: Callable[..., Any]) -> None:
     assert peak[0] == 2
 
 
+async def test_a_lingering_worker_gives_its_slot_back_once_every_slot_is_taken(
+    run: Callable[..., Any],
+) -> None:
+    handled: dict[str, float] = {}
+    gate = asyncio.Event()
+    router = Router()
+
+    @router.on("*")
+    async def note(event: Event, ctx: Context) -> None:
+        if event.call_id == "b":
+            await gate.wait()
+        handled[event.identity] = time.monotonic()
+
+    # Two slots; a drained worker would keep its call for 5 s waiting for more of its events.
+    dispatcher = await run(router, DispatchConfig(concurrency=2, linger=5, poll_interval=0.05))
+    await dispatcher.submit(ga_events("a", 1), None)
+    await wait_until(lambda: "a/1" in handled)
+    await asyncio.sleep(0.05)  # a's worker lingers in one slot
+    await dispatcher.submit(ga_events("b", 1), None)  # b's takes the other, and blocks
+    await asyncio.sleep(0.1)
+    sent = time.monotonic()
+    await dispatcher.submit(ga_events("d", 1), None)
+    try:
+        await wait_until(lambda: "d/1" in handled, within=2)
+    finally:
+        gate.set()
+    assert handled["d/1"] - sent < 1
+
+
 async def test_concurrency_0_logs_only_and_a_later_dispatcher_handles_the_events(
     run: Callable[..., Any],
 ) -> None:
