@@ -53,8 +53,11 @@ _RELEASE = f"""UPDATE lanes SET owner = NULL, expires_at = NULL, not_before = ?,
     ready = EXISTS (SELECT 1 FROM events WHERE events.lane = lanes.lane AND {UNFINISHED_SQL})"""
 _FINISH = """UPDATE events SET status = ?, attempts = attempts + 1 WHERE seq = ?
     AND EXISTS (SELECT 1 FROM lanes WHERE lanes.lane = events.lane AND lanes.owner = ?)"""
-_NEXT = f"""SELECT seq, identity, lane, raw, path_context, received_at, status, attempts
+_NEXT = f"""SELECT seq, identity, lane, raw, path_context, received_at, status, attempts,
+    EXISTS (SELECT 1 FROM outcomes WHERE outcomes.seq = events.seq)
     FROM events WHERE lane = ? AND {UNFINISHED_SQL} ORDER BY seq LIMIT ?"""
+"""A call's unfinished events, and whether each has outcomes: most have none (never run), and
+then the dispatcher's hot path needs no second query."""
 
 
 class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
@@ -231,8 +234,8 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
 
         def select(conn: sqlite3.Connection) -> list[PendingEvent]:
             rows = conn.execute(_NEXT, (lane_of(call_id), limit)).fetchall()
-            outcomes = outcomes_by_seq(conn, [row[0] for row in rows])
-            return [pending_event(row, outcomes.get(row[0], ())) for row in rows]
+            outcomes = outcomes_by_seq(conn, [row[0] for row in rows if row[8]])
+            return [pending_event(row[:8], outcomes.get(row[0], ())) for row in rows]
 
         return await self._read(select)
 
