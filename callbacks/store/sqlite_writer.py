@@ -6,8 +6,12 @@ its work. Whatever queues while a COMMIT runs (in a dedicated thread, where the 
 shares the next transaction: no fixed gather window, so a lone request is not delayed and a
 burst costs one fsync.
 
-Each op runs under a SAVEPOINT, so one op's error fails only that op. A failed BEGIN or COMMIT
-fails every op of the transaction: nothing is reported written that was not committed.
+One op's error fails only that op. Ops first run one after the other in the transaction; if one
+raises, the transaction is rolled back and the batch runs again with each op under a SAVEPOINT,
+so that the others still commit. (Savepoints for every op would cost two statements per op when
+nothing fails, which is nearly always.) So an op may run twice, the first run undone: it must act
+only through the connection it is given. A failed BEGIN or COMMIT fails every op of the
+transaction: nothing is reported written that was not committed.
 """
 
 from __future__ import annotations
@@ -91,23 +95,22 @@ class GroupCommitWriter(CommitQueue[_Op]):
             self._executor.shutdown(wait=True)
 
     async def _transaction(self, batch: list[_Op]) -> None:
-        if not batch:
+        if not batch or not await self._begin(batch):
             return
-        conn = self._connection
-        try:
-            await wait_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), self._lock_timeout)
-        except sqlite3.Error as exc:
-            log.error("event log: cannot begin a transaction: %s", exc)
-            fail_all(batch, StoreError(f"the event log cannot begin a transaction: {exc}"))
-            return
-        results: list[tuple[_Op, Any, BaseException | None]] = []
-        for op in batch:
-            result = self._run_op(op)
-            if result is None:  # the whole transaction is gone; nothing of it was written
-                self._rollback()
-                fail_all(batch, StoreError("the event log aborted a transaction"))
+        results: list[tuple[_Op, Any, BaseException | None]] | None = self._run_all(batch)
+        if results is None:  # an op failed: run them again, each able to fail alone
+            self._rollback()
+            if not await self._begin(batch):
                 return
-            results.append((op, *result))
+            results = []
+            for op in batch:
+                result = self._run_op(op)
+                if result is None:  # the whole transaction is gone; nothing of it was written
+                    self._rollback()
+                    fail_all(batch, StoreError("the event log aborted a transaction"))
+                    return
+                results.append((op, *result))
+        conn = self._connection
         try:
             if self._executor is None:
                 conn.execute("COMMIT")
@@ -127,6 +130,28 @@ class GroupCommitWriter(CommitQueue[_Op]):
                 op.future.set_result(value)
             else:
                 op.future.set_exception(error)
+
+    async def _begin(self, batch: list[_Op]) -> bool:
+        """BEGIN IMMEDIATE, waiting out other writers; False (the batch failed) if it cannot."""
+        conn = self._connection
+        try:
+            await wait_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), self._lock_timeout)
+        except sqlite3.Error as exc:
+            log.error("event log: cannot begin a transaction: %s", exc)
+            fail_all(batch, StoreError(f"the event log cannot begin a transaction: {exc}"))
+            return False
+        return True
+
+    def _run_all(self, batch: list[_Op]) -> list[tuple[_Op, Any, BaseException | None]] | None:
+        """Run every op in the open transaction: their results, or None as soon as one fails."""
+        conn = self._connection
+        results: list[tuple[_Op, Any, BaseException | None]] = []
+        for op in batch:
+            try:
+                results.append((op, op.run(conn), None))
+            except Exception:
+                return None
+        return results
 
     def _run_op(self, op: _Op) -> tuple[Any, BaseException | None] | None:
         """Run one op under a savepoint: (value, None), (None, error), or None if aborted."""
