@@ -5,7 +5,8 @@
 Needs wrk (Debian: ``apt-get install wrk``). Each server runs as its own process under
 uvicorn with uvloop and httptools; wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
 connections, single events and 10-event arrays. Reported per run: requests/s, events/s, ack
-latency p50/p99, peak RSS; for ours also dispatch lag (commit to handler start, p50/p99, read
+latency p50/p99, peak RSS, and the CPU time per request of the server (all its processes and
+threads) and of wrk itself; for ours also dispatch lag (commit to handler start, p50/p99, read
 back from the log: outcome finish - duration - received). ``ours-log`` is the receiver and its
 log alone (``--concurrency 0``: no handler runs), to show what dispatching on the same core
 costs. Then ours at about half its measured maximum (wrk with a per-request delay), and a soak
@@ -21,6 +22,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -95,16 +97,31 @@ class Server:
         """Peak RSS of the server and its child processes (the dispatcher, if any)."""
         return self._kib("VmHWM") / 1024
 
-    def _kib(self, key: str) -> int:
-        """``key`` of /proc/PID/status, summed over the server and its children."""
+    def _pids(self) -> list[int]:
+        """The server and its child processes (the dispatcher, if any)."""
         if self.process is None:
-            return 0
+            return []
         pid = self.process.pid
         try:
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             children = []
-        return sum(_status_kib(int(p), key) for p in [pid, *children])
+        return [pid, *map(int, children)]
+
+    def _kib(self, key: str) -> int:
+        """``key`` of /proc/PID/status, summed over the server and its children."""
+        return sum(_status_kib(pid, key) for pid in self._pids())
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, all threads) used so far by the server and its children."""
+        ticks = 0
+        for pid in self._pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self._stop.set()
@@ -122,9 +139,16 @@ def _status_kib(pid: int, key: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def wrk(port: int, seconds: float, batch: int, *, delay_ms: float = 0) -> dict[str, Any]:
+def wrk(
+    server: Server, seconds: float, batch: int, *, delay_ms: float = 0
+) -> dict[str, Any]:
+    """One wrk run against ``server``: its stats, and the CPU time per request that the server
+    (``cpu_us``) and wrk itself (``wrk_cpu_us``) spent, all processes and threads counted."""
     env = {**os.environ, "BENCH_BATCH": str(batch), "BENCH_DELAY_MS": str(delay_ms),
            "BENCH_PATH": "/api/callbacks", "BENCH_RUN": uuid.uuid4().hex[:8]}
+    port = server.port
+    server_cpu = server.cpu_seconds()
+    wrk_cpu = _children_cpu()
     result = subprocess.run(
         ["wrk", "-t2", "-c64", f"-d{int(seconds)}s", "--latency", "-s", str(LUA),
          f"http://127.0.0.1:{port}"],
@@ -134,7 +158,16 @@ def wrk(port: int, seconds: float, batch: int, *, delay_ms: float = 0) -> dict[s
     stats: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
     stats["rps"] = stats["requests"] / stats["seconds"]
     stats["eps"] = stats["rps"] * batch
+    requests = max(stats["requests"], 1)
+    stats["cpu_us"] = (server.cpu_seconds() - server_cpu) / requests * 1e6
+    stats["wrk_cpu_us"] = (_children_cpu() - wrk_cpu) / requests * 1e6
     return stats
+
+
+def _children_cpu() -> float:
+    """CPU time of this process's waited-for children (the wrk runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def servers(workdir: Path) -> dict[str, Server]:
@@ -219,10 +252,10 @@ def main() -> int:
         for name, server in servers(workdir).items():
             server.start()
             try:
-                wrk(server.port, 2, 1)  # warm-up
+                wrk(server, 2, 1)  # warm-up
                 began = [datetime.now(UTC)]
                 for batch in (1, 10):
-                    results[f"{name}/batch{batch}"] = wrk(server.port, args.duration, batch)
+                    results[f"{name}/batch{batch}"] = wrk(server, args.duration, batch)
                     print(f"{name:>6} batch {batch:>2}: {results[f'{name}/batch{batch}']}",
                           flush=True)
                     began.append(datetime.now(UTC))
@@ -237,13 +270,13 @@ def main() -> int:
                     # 64 connections, each waiting delay after its answer: ~64000/delay req/s.
                     delay = 64_000 / half
                     half_began = datetime.now(UTC)
-                    results["ours/half_load"] = wrk(server.port, args.duration, 1, delay_ms=delay)
+                    results["ours/half_load"] = wrk(server, args.duration, 1, delay_ms=delay)
                     results["ours/lag_half_load"] = asyncio.run(dispatch_lag(db, half_began))
                     print(f"  half load: {results['ours/half_load']}", flush=True)
                     print(f"  lag (half load): {results['ours/lag_half_load']}", flush=True)
                     if args.soak:
                         server.rss_samples.clear()
-                        results["ours/soak"] = wrk(server.port, args.soak, 1)
+                        results["ours/soak"] = wrk(server, args.soak, 1)
                         samples = [rss for _, rss in server.rss_samples]
                         results["ours/soak_rss_mib"] = {
                             "first_10s_max": max(samples[:10]) / 1024,
@@ -260,13 +293,15 @@ def main() -> int:
 
 
 def report(r: dict[str, Any]) -> str:
-    rows = ["| server | batch | req/s | events/s | ack p50 ms | ack p99 ms | errors |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| server | batch | req/s | events/s | ack p50 ms | ack p99 ms | errors "
+            "| server CPU µs/req | wrk CPU µs/req |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for name in NAMES:
         for batch in (1, 10):
             s = r[f"{name}/batch{batch}"]
             rows.append(f"| {name} | {batch} | {s['rps']:.0f} | {s['eps']:.0f} | "
-                        f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['errors']} |")
+                        f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['errors']} | "
+                        f"{s['cpu_us']:.0f} | {s['wrk_cpu_us']:.0f} |")
     def ratio(a: str, b: str, batch: int) -> str:
         return f"{r[f'{a}/batch{batch}']['rps'] / r[f'{b}/batch{batch}']['rps']:.2f}"
 
