@@ -1,9 +1,10 @@
 """The embedded event log: one SQLite file in WAL mode, written with group commit.
 
 Writes go through :class:`~callbacks.store.sqlite_writer.GroupCommitWriter` (statements on the
-loop, COMMIT in a thread); reads use a second connection on the loop, which in WAL mode never
-waits for the writer. The claims are rows of ``lanes``; one process is the only dispatcher, but
-the leases work as they will for PostgreSQL replicas.
+loop; the COMMIT too at ``synchronous=normal``, in a thread at ``full``, where it fsyncs); reads
+use a second connection on the loop, which in WAL mode never waits for the writer. The claims
+are rows of ``lanes``; one process is the only dispatcher, but the leases work as they will for
+PostgreSQL replicas.
 """
 
 from __future__ import annotations
@@ -99,8 +100,12 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         )
         self._write_conn, self._read_conn = writer, reader
         memory = self.path == ":memory:"
+        # Only an fsync is worth a thread hop. At normal a COMMIT only writes to the WAL, and
+        # handing it to a thread cost more CPU than it spared the loop, and held the write lock
+        # longer (see GroupCommitWriter).
+        offload = not memory and self.synchronous is Synchronous.FULL
         self._writer = GroupCommitWriter(
-            writer, offload_commit=not memory, lock_timeout=self._lock_timeout
+            writer, offload_commit=offload, lock_timeout=self._lock_timeout
         )
         self._writer.start()
         if not memory:
