@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from callbacks.store import StoreError
 from callbacks.store.group_commit import CommitQueue
+from callbacks.store.sqlite_writer import PROBE_EVERY, CommitThread, GroupCommitWriter
 
 
 @dataclass
@@ -62,13 +66,9 @@ async def test_an_error_in_a_transaction_fails_its_batch_and_the_queue_goes_on()
 
 
 async def test_sqlite_one_failing_write_in_a_shared_transaction_fails_alone() -> None:
-    import sqlite3
-
-    from callbacks.store.sqlite_writer import GroupCommitWriter
-
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("CREATE TABLE t (v INTEGER PRIMARY KEY)")
-    writer = GroupCommitWriter(conn, offload_commit=False, lock_timeout=1.0)
+    writer = GroupCommitWriter(conn, commit_thread="never", lock_timeout=1.0)
     writer.start()
 
     def insert(value: int, *, then_fail: bool = False):  # type: ignore[no-untyped-def]
@@ -88,3 +88,29 @@ async def test_sqlite_one_failing_write_in_a_shared_transaction_fails_alone() ->
     ]
     assert writer.commits == 1  # all six shared one transaction, failure included
     assert [v for (v,) in conn.execute("SELECT v FROM t ORDER BY v")] == [0, 1, 2, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("commit_thread", "in_thread"), [("never", 0), ("when slow", PROBE_EVERY), ("always", 23)]
+)
+async def test_sqlite_commits_go_to_the_thread_after_a_slow_one_until_a_probe_finds_them_fast(
+    tmp_path: Path, commit_thread: CommitThread, in_thread: int
+) -> None:
+    conn = sqlite3.connect(tmp_path / "log.db", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (v BLOB)")
+    writer = GroupCommitWriter(conn, commit_thread=commit_thread, lock_timeout=1.0)
+    writer.start()
+
+    def insert(size: int) -> Callable[[sqlite3.Connection], None]:
+        return lambda c: c.execute("INSERT INTO t VALUES (?)", (b"x" * size,)).close()
+
+    for _ in range(2):
+        await writer.write(insert(10))
+    await writer.write(insert(32_000_000))  # writing 32 MB to the WAL: far over SLOW_COMMIT
+    for _ in range(PROBE_EVERY + 4):  # in the thread, then a probe on the loop finds them fast
+        await writer.write(insert(10))
+    await writer.close()
+    assert writer.commits == PROBE_EVERY + 7
+    assert writer.commits_in_thread == in_thread
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (PROBE_EVERY + 7,)

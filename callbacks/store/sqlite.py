@@ -1,8 +1,8 @@
 """The embedded event log: one SQLite file in WAL mode, written with group commit.
 
 Writes go through :class:`~callbacks.store.sqlite_writer.GroupCommitWriter` (statements on the
-loop; the COMMIT too at ``synchronous=normal``, in a thread at ``full``, where it fsyncs); reads
-use a second connection on the loop, which in WAL mode never waits for the writer. The claims
+loop; a COMMIT that fsyncs or takes long, in a thread); reads use a second connection on the
+loop, which in WAL mode never waits for the writer. The claims
 are rows of ``lanes``; one process is the only dispatcher, but the leases work as they will for
 PostgreSQL replicas.
 """
@@ -40,7 +40,7 @@ from callbacks.store.sqlite_queries import (
 )
 from callbacks.store.sqlite_replays import SQLiteReplays
 from callbacks.store.sqlite_schema import UNFINISHED_SQL, Synchronous, open_connections
-from callbacks.store.sqlite_writer import GroupCommitWriter, wait_unlocked
+from callbacks.store.sqlite_writer import CommitThread, GroupCommitWriter, wait_unlocked
 
 T = TypeVar("T")
 
@@ -100,12 +100,12 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         )
         self._write_conn, self._read_conn = writer, reader
         memory = self.path == ":memory:"
-        # Only an fsync is worth a thread hop. At normal a COMMIT only writes to the WAL, and
-        # handing it to a thread cost more CPU than it spared the loop, and held the write lock
-        # longer (see GroupCommitWriter).
-        offload = not memory and self.synchronous is Synchronous.FULL
+        commit_thread: CommitThread = (
+            "never" if memory else "always" if self.synchronous is Synchronous.FULL
+            else "when slow"
+        )
         self._writer = GroupCommitWriter(
-            writer, offload_commit=offload, lock_timeout=self._lock_timeout
+            writer, commit_thread=commit_thread, lock_timeout=self._lock_timeout
         )
         self._writer.start()
         if not memory:
