@@ -16,6 +16,13 @@ dispatch, SQLite log at ``normal``), wrk -t2 -c64, 8 s runs alternating. Single 
 always in the thread 5 575-5 746 req/s with an ack p99 of 40-44 ms, always on the loop 6 511-6 962
 with ~28 ms, with this rule the same as on the loop. 10-event arrays: always on the loop 1 270-1 322
 req/s, with this rule 1 585-1 650.
+
+One op's error fails only that op. Ops first run one after the other in the transaction; if one
+raises, the transaction is rolled back and the batch runs again with each op under a SAVEPOINT,
+so that the others still commit. (Savepoints for every op would cost two statements per op when
+nothing fails, which is nearly always.) So an op may run twice, the first run undone: it must act
+only through the connection it is given. A failed BEGIN or COMMIT fails every op of the
+transaction: nothing is reported written that was not committed.
 """
 
 from __future__ import annotations
@@ -105,6 +112,7 @@ class GroupCommitWriter(CommitQueue[_Op]):
         self._slow = False  # the last COMMIT on the loop took longer than SLOW_COMMIT
         self._in_thread = 0  # COMMITs sent to the thread since the last one on the loop
         self.commits_in_thread = 0
+        """COMMITs that ran in the commit thread (the rest ran on the loop)."""
 
     async def write(self, run: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``run`` in the next transaction; return its result once committed."""
