@@ -2,9 +2,8 @@
 
 Writes go through :class:`~callbacks.store.sqlite_writer.GroupCommitWriter` (statements on the
 loop; a COMMIT that fsyncs or takes long, in a thread); reads use a second connection on the
-loop, which in WAL mode never waits for the writer. The claims
-are rows of ``lanes``; one process is the only dispatcher, but the leases work as they will for
-PostgreSQL replicas.
+loop, which in WAL mode never waits for the writer. The claims are rows of ``lanes``; one
+process is the only dispatcher, but the leases work as they will for PostgreSQL replicas.
 """
 
 from __future__ import annotations

@@ -91,8 +91,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _connect(path: str, lock_timeout: float) -> sqlite3.Connection:
-    # check_same_thread is off because COMMIT may run in the writer's thread (at
-    # synchronous=full); the writer never uses a connection from two threads at once.
+    # check_same_thread is off because a COMMIT may run in the writer's thread; the writer
+    # never uses a connection from two threads at once.
     return sqlite3.connect(
         path, timeout=lock_timeout, isolation_level=None, check_same_thread=False
     )
