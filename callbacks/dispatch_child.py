@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 from callbacks.dispatch import Dispatcher
 from callbacks.dispatch_process import PARENT_PID_VARIABLE
-from callbacks.flows_cli import load_enabled
+from callbacks.flows_cli import load_enabled, serve_callback_url
 from callbacks.logs import configure_logging
 from callbacks.metrics import Metrics
 from callbacks.serve import build_dispatcher, rest_client
@@ -91,7 +91,8 @@ async def _run(protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
     plugins = load_enabled(config.handlers, config.config_file)
     metrics = Metrics()
     client = rest_client(config, metrics)
-    dispatcher = build_dispatcher(config, plugins, plugins.router, metrics, client)
+    callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
+    dispatcher = build_dispatcher(config, plugins, metrics, client, callback_url)
     stop = asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         if client is not None:

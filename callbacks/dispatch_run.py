@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from callbacks.deadline import deadline
 from callbacks.dispatch_config import DispatchConfig
-from callbacks.events import Event, parse_events
+from callbacks.events import Event, parse_event_element
 from callbacks.intake import ContextFactory
 from callbacks.metrics import Metrics
 from callbacks.routing import Route, Router, named_routes, run_route
@@ -71,7 +71,7 @@ class EventRunner:
         try:
             cached = self._parsed.pop(item.id, None)
             event = cached if cached is not None and cached.raw == item.raw else (
-                parse_events(item.raw)[0]
+                parse_event_element(item.raw)
             )
             routes = self._router.match(event)
         except Exception as exc:  # the log holds it, but this program cannot read it any more

@@ -37,7 +37,6 @@ from callbacks.limits import (
 from callbacks.logs import configure_logging
 from callbacks.metrics import Metrics
 from callbacks.plugins import LoadedPlugins
-from callbacks.routing import Router
 from callbacks.serve_config import ServeConfig, add_arguments, config_from_args
 from callbacks.store import EventStore, open_store
 
@@ -95,18 +94,17 @@ def _store(config: ServeConfig) -> EventStore:
 def build_dispatcher(
     config: ServeConfig,
     plugins: LoadedPlugins,
-    router: Router,
     metrics: Metrics,
     client: CallAutomationClient | None,
+    callback_url: str | None,
     *,
     concurrency: int | None = None,
 ) -> Dispatcher:
     """The event-log intake for ``config``, running up to ``concurrency`` calls' handlers."""
     store = _store(config)
-    callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
     dispatcher = Dispatcher(
         store,
-        router,
+        plugins.router,
         context_factory(
             client, history=store_history(store), settings=plugins.settings,
             callback_url=callback_url,
@@ -130,19 +128,16 @@ def build_dispatcher(
 def build_app(config: ServeConfig) -> Starlette:
     """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
     plugins = load_enabled(config.handlers, config.config_file)
-    router = plugins.router
-    callback_url = serve_callback_url(
-        plugins, config.connection_string, config.callback_url
-    )
+    callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
     metrics = Metrics()
     client = rest_client(config, metrics)
     intake: Intake
     if config.dispatch == "process":
         # This process only receives and logs; a child dispatches, on another core.
-        log_only = build_dispatcher(config, plugins, router, metrics, client, concurrency=0)
+        log_only = build_dispatcher(config, plugins, metrics, client, callback_url, concurrency=0)
         intake = DispatchProcess(log_only, config, metrics)
     else:
-        intake = build_dispatcher(config, plugins, router, metrics, client)
+        intake = build_dispatcher(config, plugins, metrics, client, callback_url)
     metrics.watch_log(intake.store.stats)
 
     @contextlib.asynccontextmanager
