@@ -1,6 +1,6 @@
 """Ingest benchmark: the ceiling, our durable receiver, and a naive receiver, in one run.
 
-    python bench/ingest.py [--duration 10] [--soak 60] [--json results.json]
+    python bench/ingest.py [--duration 10] [--soak 60] [--log-level warning] [--json results.json]
 
 Needs wrk (Debian: ``apt-get install wrk``). Each server runs as its own process under
 uvicorn with uvloop and httptools; wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
@@ -170,7 +170,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def servers(workdir: Path) -> dict[str, Server]:
+def servers(workdir: Path, log_level: str) -> dict[str, Server]:
     uvicorn = [str(BIN / "uvicorn"), "--loop", "uvloop", "--http", "httptools",
                "--no-access-log", "--log-level", "warning"]
     ports = {name: free_port() for name in NAMES}
@@ -179,7 +179,7 @@ def servers(workdir: Path) -> dict[str, Server]:
         return Server(
             name,
             [str(BIN / "callbacks"), "serve", "--port", str(ports[name]), "--auth", "none",
-             "--handlers", "bench.noop:router", "--log-level", "warning", "--store", store,
+             "--handlers", "bench.noop:router", "--log-level", log_level, "--store", store,
              *extra],
             {"PYTHONPATH": str(ROOT)}, ports[name],
         )
@@ -242,6 +242,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--soak", type=float, default=60)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--log-level", default="warning",
+                        help="of our servers (the default, info, logs a line per handled event)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -249,7 +251,7 @@ def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for name, server in servers(workdir).items():
+        for name, server in servers(workdir, args.log_level).items():
             server.start()
             try:
                 wrk(server, 2, 1)  # warm-up

@@ -1,8 +1,8 @@
 """``callbacks serve --dispatch process``: receive here, run handlers in a child process.
 
-One Python process runs on one core. Receiving (HTTP, parsing, the group commit) and dispatching
-(reading the log, running handlers, recording outcomes) each take about half of it, so with both
-in one process each gets half a core. Here the server process only receives and logs (a
+One Python process runs on one core. At full load receiving (HTTP, parsing, the group commit)
+takes about two thirds of it and dispatching (reading the log, running handlers, recording
+outcomes) a third, and each slows the other. Here the server process only receives and logs (a
 :class:`~callbacks.dispatch.Dispatcher` with concurrency 0), and a child process
 (:mod:`callbacks.dispatch_child`) dispatches from the same log, on the machine's other core.
 
