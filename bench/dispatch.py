@@ -2,17 +2,19 @@
 
     python bench/dispatch.py [--events 30000] [--runs 2]
 
-Submits ``--events`` ~1.5 KB GA events over 64 calls straight to a :class:`Dispatcher` on a
-fresh SQLite log (32 submits at a time, as concurrent requests would), with a no-op handler,
-and waits until every event is done. Reported per run: CPU time per event (this process, every
-thread) with ``concurrency 0`` (logging only) and with the default concurrency (logging and
-dispatching). The difference is what dispatching one event costs.
+Submits ``--events`` ~1.5 KB GA events over 64 calls (``bench.postgres.element``: what
+bench/post.lua posts) straight to a :class:`Dispatcher` on a fresh SQLite log (32 submits at a
+time, as concurrent requests would), with a no-op handler, and waits until every event is done.
+Reported per run: CPU time per event (this process, every thread) with ``concurrency 0``
+(logging only) and with the default concurrency (logging and dispatching). The difference is
+what dispatching one event costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -25,26 +27,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.noop import router  # noqa: E402 - after the path set-up, for `python bench/...`
+from bench.postgres import element  # noqa: E402
 from callbacks.context import context_factory  # noqa: E402
 from callbacks.dispatch import DispatchConfig, Dispatcher  # noqa: E402
 from callbacks.events import Event, parse_events  # noqa: E402
 from callbacks.store import open_store  # noqa: E402
-
-_PADDING = "x" * 900
-
-
-def body(n: int) -> bytes:
-    """The n-th event: what bench/post.lua posts, as one GA PlayCompleted of ~1.5 KB."""
-    call = f"c0ffee00-0000-4000-8000-{n % 64:012d}"
-    return (
-        f'{{"id":"bench-{n}","source":"calling/callConnections/{call}",'
-        '"type":"Microsoft.Communication.PlayCompleted","specversion":"1.0",'
-        '"datacontenttype":"application/json","time":"2024-03-01T12:00:00.123456+00:00",'
-        f'"subject":"calling/callConnections/{call}","data":{{"callConnectionId":"{call}",'
-        '"serverCallId":"aHR0cHM6Ly9hcGk","correlationId":"b1c0e6a2-1111-4222-8333-444455556666",'
-        '"operationContext":"bench","resultInformation":{"code":200,"subCode":0,'
-        f'"message":"Action completed successfully. {_PADDING}"}}}}}}'
-    ).encode()
 
 
 async def cpu_per_event(requests: list[list[Event]], concurrency: int) -> float:
@@ -72,7 +59,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
-    requests = [parse_events(body(n)) for n in range(args.events)]
+    requests = [parse_events(json.dumps(element(f"bench-{n}", n)).encode())
+                for n in range(args.events)]
     for run in range(1, args.runs + 1):
         logging_only = uvloop.run(cpu_per_event(requests, 0))
         with_dispatch = uvloop.run(cpu_per_event(requests, DispatchConfig().concurrency))
