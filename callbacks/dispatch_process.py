@@ -72,6 +72,9 @@ class DispatchProcess:
         self._child: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        # Calls with new events, sent to the child once per loop iteration: the requests that
+        # shared a commit all resume in the same iteration, so that is one line per commit.
+        self._new_work: set[str | None] = set()
 
     @property
     def store(self) -> EventStore:
@@ -87,7 +90,9 @@ class DispatchProcess:
         """Log ``events``; return after the commit, then tell the child about them."""
         receipt = await self._log.submit(events, path_context)
         if receipt.accepted:
-            self._notify([event.call_id for event in events])
+            if not self._new_work:
+                asyncio.get_running_loop().call_soon(self._notify)
+            self._new_work.update(event.call_id for event in events)
         return receipt
 
     async def ready(self) -> bool:
@@ -119,7 +124,8 @@ class DispatchProcess:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)
 
-    def _notify(self, call_ids: list[str | None]) -> None:
+    def _notify(self) -> None:
+        call_ids, self._new_work = list(self._new_work), set()
         child = self._child
         if child is None or child.stdin is None or child.stdin.is_closing():
             return

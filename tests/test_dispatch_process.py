@@ -117,6 +117,25 @@ def test_a_child_process_runs_the_handlers_in_order_and_its_metrics_are_served(
     assert "Traceback" not in output
 
 
+def test_the_child_is_told_of_new_events_and_does_not_wait_for_its_poll(tmp_path: Path) -> None:
+    record = tmp_path / "record.jsonl"
+    process, base = _start(f"sqlite:///{tmp_path / 'log.db'}", record)
+    try:
+        _post(base, "call-0", range(1, 2))
+        assert _wait(lambda: len(read_records(record)) == 1)  # the child is up
+        waits = []
+        for n in range(1, 6):  # new calls: each must wake the child's claim loop
+            posted = time.monotonic()
+            _post(base, f"call-{n}", range(1, 2))
+            assert _wait(lambda n=n: len(read_records(record)) == n + 1, timeout=5)
+            waits.append(time.monotonic() - posted)
+        # Without the notification each would wait for the child's next poll (every 1 s).
+        assert max(waits) < 0.3, waits
+    finally:
+        output = stop(process, signal.SIGTERM)
+    assert process.returncode == 0, output
+
+
 def test_a_dead_child_is_started_again_and_dies_with_the_server(tmp_path: Path) -> None:
     record = tmp_path / "record.jsonl"
     process, base = _start(f"sqlite:///{tmp_path / 'log.db'}", record)
