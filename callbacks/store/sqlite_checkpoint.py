@@ -5,6 +5,19 @@ into the database file and fsyncs it; every request sharing that commit waits (m
 commit p50 0.3 ms, p99 23 ms). Here the writer's automatic checkpoint is off and this task
 runs ``PRAGMA wal_checkpoint(PASSIVE)`` from its own connection, which never blocks writers.
 Durability does not change: a commit is as safe in the WAL as in the database file.
+
+A passive checkpoint alone is not enough under sustained writes. SQLite starts the WAL over
+from its beginning only when a write transaction begins while every frame is already copied
+back, and with commits every millisecond a passive checkpoint never catches up: the WAL grows
+without bound (1.2 GB after 84 000 events of 1.5 KB), and COMMITs get slower as it grows (CPU
+per event 12 us in the first 160 MB, 61 us past 1 GB), since each one extends the file. So
+once the WAL holds ``restart_frames`` frames, the passive round is followed by a RESTART
+checkpoint. That one copies what the passive round left behind (the frames written meanwhile),
+holding the write lock for that long, up to ``RESTART_PATIENCE_MS`` to get it, so that the next
+transaction writes the WAL from its beginning again. The writer does not block on that lock: it
+retries (``wait_unlocked``). Measured with ``callbacks serve --concurrency 0`` and wrk -t2 -c64,
+6 s runs alternating: 7 652-9 339 req/s at 116-141 us of server CPU per request before,
+10 901-11 429 req/s at 90-97 us with it.
 """
 
 from __future__ import annotations
@@ -18,14 +31,31 @@ from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger("callbacks.store.sqlite")
 
+RESTART_FRAMES = 4096
+"""WAL frames (pages, 16 MB at 4 KB) past which a checkpoint also restarts the WAL."""
+RESTART_PATIENCE_MS = 50
+"""How long the restarting checkpoint waits for the write lock and for readers before it gives
+up until the next round (SQLite's busy timeout)."""
+
 
 class Checkpointer:
-    """Runs a passive checkpoint every ``interval`` seconds while commits keep coming."""
+    """Runs a passive checkpoint every ``interval`` seconds while commits keep coming, and
+    restarts the WAL once it is long."""
 
-    def __init__(self, path: str, commits: Callable[[], int], *, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        path: str,
+        commits: Callable[[], int],
+        *,
+        interval: float = 0.5,
+        restart_frames: int = RESTART_FRAMES,
+    ) -> None:
         self._path = path
         self._commits = commits
         self._interval = interval
+        self._restart_frames = restart_frames
+        self.restarts = 0
+        """RESTART checkpoints that completed (the next write starts the WAL over)."""
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="callbacks-sqlite-checkpoint")
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -60,7 +90,16 @@ class Checkpointer:
     def _checkpoint(self) -> None:
         if self._conn is None:
             self._conn = sqlite3.connect(self._path, isolation_level=None, timeout=0)
-        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames < self._restart_frames:
+            return
+        self._conn.execute(f"PRAGMA busy_timeout = {RESTART_PATIENCE_MS}")
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        finally:
+            self._conn.execute("PRAGMA busy_timeout = 0")
+        if not busy:
+            self.restarts += 1
 
     def _close_conn(self) -> None:
         if self._conn is not None:
