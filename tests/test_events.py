@@ -275,6 +275,17 @@ def test_bodies_json_accepts_parse_the_same_whatever_the_fast_parser_thinks() ->
         assert parsed.operation_context == "menu-\ud800"
 
 
+def test_array_elements_are_logged_as_their_own_json_lone_surrogates_included() -> None:
+    """Each element of a longer array is serialised again on its own; one holding a lone
+    surrogate (which has no UTF-8 form) comes out escaped, and both read back the same."""
+    plain = sample_json("ga", "PlayCompleted")[0]
+    odd = {**plain, "id": "odd", "data": {**plain["data"], "operationContext": "menu-\ud800"}}
+    first, second = parse_events(json.dumps([plain, odd]).encode())
+    assert json.loads(first.raw) == plain
+    assert json.loads(second.raw) == odd
+    assert parse_event_element(second.raw).operation_context == "menu-\ud800"
+
+
 def test_the_module_does_no_io() -> None:
     source = Path(events.__file__).read_text()
     for module in ("starlette", "httpx", "sqlite3", "asyncio"):
