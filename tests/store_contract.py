@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callbacks.store import ClaimLost, EventStatus, EventStore, Outcome
+from callbacks.events import parse_events
+from callbacks.store import ClaimLost, EventFilter, EventStatus, EventStore, Outcome
 from tests.log_bodies import ga_element, ga_events, incoming_calls, number, preview_dtmf
 
 MakeStore = Callable[[], EventStore]
@@ -64,6 +65,23 @@ class StoreContract:
         assert dtmf.id.startswith("sha256:")
         assert (dtmf.dialect, dtmf.call_id, dtmf.sequence) == ("preview2021", "leg-9", 4)
         assert json.loads(dtmf.raw) == json.loads(events[1].raw)
+
+    async def test_lone_surrogates_are_stored_and_found(self, store: EventStore) -> None:
+        """JSON may escape a lone surrogate and the parser keeps it; no UTF-8 column can hold
+        one, so the columns get U+FFFD (lookups map the same way) and the raw keeps it."""
+        element = ga_element("call-\ud800", 1, operation_context="menu-\udfff")
+        element["id"] = "odd-\ud800"
+        [event] = parse_events(json.dumps(element).encode())
+        assert (await store.append([event], "tenant-\ud800")).accepted == 1
+        assert (await store.append([event], None)).duplicates == 1
+        record = await store.get_event("odd-\ud800")
+        assert record is not None
+        assert record.raw == event.raw
+        assert record.id == "odd-\ufffd"
+        assert (record.call_id, record.operation_context) == ("call-\ufffd", "menu-\ufffd")
+        assert record.path_context == "tenant-\ufffd"
+        found = [r.id async for r in store.list_events(EventFilter(call_id="call-\ud800"))]
+        assert found == ["odd-\ufffd"]
 
     async def test_duplicates_are_counted_not_stored(self, store: EventStore) -> None:
         first = await store.append(ga_events("c", 1, 2), None)

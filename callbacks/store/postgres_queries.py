@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from callbacks.store.base import EventFilter, EventRecord, EventStatus, Outcome, PendingEvent, utc
 from callbacks.store.postgres_schema import UNFINISHED_SQL
+from callbacks.store.records import utf8_text
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -143,10 +144,12 @@ _INT64 = 2**63
 
 
 def text(value: str) -> str:
-    """``value`` as PostgreSQL can store it: TEXT cannot hold NUL, so it becomes U+FFFD.
+    """``value`` as PostgreSQL can store it: TEXT cannot hold NUL or a lone surrogate, so
+    each becomes U+FFFD.
 
     Applied to what is written and to what is looked up, so identities stay consistent.
     """
+    value = utf8_text(value)
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 

@@ -6,10 +6,24 @@ Plain frozen dataclasses shared by every store, the dispatcher and the CLI.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_text(value: str) -> str:
+    """``value`` as a UTF-8 text column can hold it: a lone surrogate becomes U+FFFD.
+
+    JSON lets a sender escape one (``"\\ud800"``) and the parser keeps it, but UTF-8 has no form
+    for it, so SQLite and PostgreSQL refuse the string. The log's raw element keeps the
+    original; this is for the columns it is looked up by. Apply it to what is written and to
+    what is looked up alike, so that lookups find what was written.
+    """
+    return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
 
 
 class StoreError(Exception):

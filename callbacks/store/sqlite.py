@@ -26,6 +26,7 @@ from callbacks.store.base import (
     Receipt,
     StoreError,
 )
+from callbacks.store.records import utf8_text
 from callbacks.store.sqlite_admin import SQLiteQueries
 from callbacks.store.sqlite_checkpoint import Checkpointer
 from callbacks.store.sqlite_queries import (
@@ -34,6 +35,7 @@ from callbacks.store.sqlite_queries import (
     call_of,
     iso,
     lane_of,
+    maybe_text,
     outcomes_by_seq,
     pending_event,
 )
@@ -167,18 +169,19 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         if not events:
             return Receipt(0, 0)
         received = iso(received_at or datetime.now(UTC))
+        context = maybe_text(path_context)
         rows = [
             (
-                e.identity,
-                e.type,
-                e.full_type,
+                utf8_text(e.identity),
+                utf8_text(e.type),
+                utf8_text(e.full_type),
                 str(e.dialect),
                 lane_of(e.call_id),
-                e.operation_context,
+                maybe_text(e.operation_context),
                 e.sequence if e.sequence is not None and -INT64 <= e.sequence < INT64 else None,
                 iso(e.time) if e.time is not None else None,
                 received,
-                path_context,
+                context,
                 e.raw,
             )
             for e in events

@@ -14,6 +14,7 @@ from callbacks.store.records import (
     Outcome,
     PendingEvent,
     utc,
+    utf8_text,
 )
 
 EVENT_COLUMNS = (
@@ -33,7 +34,12 @@ _FULL_TYPE_PREFIX = "Microsoft."
 
 def lane_of(call_id: str | None) -> str:
     """The lane key of a call; events outside any call share the empty lane."""
-    return call_id or _NO_CALL
+    return utf8_text(call_id) if call_id else _NO_CALL
+
+
+def maybe_text(value: str | None) -> str | None:
+    """:func:`~callbacks.store.records.utf8_text` for an optional value."""
+    return None if value is None else utf8_text(value)
 
 
 def call_of(lane: str) -> str | None:
@@ -60,7 +66,7 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
     if where.type is not None:
         column = "full_type" if where.type.startswith(_FULL_TYPE_PREFIX) else "type"
         clauses.append(f"{column} = ?")
-        params.append(where.type)
+        params.append(utf8_text(where.type))
     if where.status is not None:
         clauses.append("status = ?")
         params.append(EventStatus(where.status).value)
@@ -72,10 +78,10 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         params.append(iso(where.until))
     if where.operation_context is not None:
         clauses.append("operation_context = ?")
-        params.append(where.operation_context)
+        params.append(utf8_text(where.operation_context))
     if where.id is not None:
         clauses.append("identity = ?")
-        params.append(where.id)
+        params.append(utf8_text(where.id))
     if where.after_seq is not None:
         clauses.append("seq > ?")
         params.append(where.after_seq)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from callbacks.store.records import utf8_text
 from callbacks.store.replay_records import (
     ReplayMode,
     ReplayResult,
@@ -50,7 +51,7 @@ class SQLiteReplays(ABC):
                 iso(r.replayed_at),
                 encode_outcomes(r.outcomes),
                 encode_requests(r.requests),
-                r.event_id,
+                utf8_text(r.event_id),
             )
             for r in latest_per_run(list(results))
         ]
@@ -64,7 +65,7 @@ class SQLiteReplays(ABC):
 
     async def replay_outcomes(self, event_id: str) -> list[ReplayResult]:
         """Every recorded replay of the event, oldest first."""
-        rows = await self._read(lambda c: c.execute(_OF_EVENT, (event_id,)).fetchall())
+        rows = await self._read(lambda c: c.execute(_OF_EVENT, (utf8_text(event_id),)).fetchall())
         return [
             ReplayResult(
                 run_id=run_id,
