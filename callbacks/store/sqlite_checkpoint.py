@@ -34,8 +34,10 @@ log = logging.getLogger("callbacks.store.sqlite")
 RESTART_FRAMES = 4096
 """WAL frames (pages, 16 MB at 4 KB) past which a checkpoint also restarts the WAL."""
 RESTART_PATIENCE_MS = 50
-"""How long the restarting checkpoint waits for the write lock and for readers before it gives
-up until the next round (SQLite's busy timeout)."""
+"""How long the restarting checkpoint waits for the write lock, then for readers still using the
+WAL, before it gives up until the next round (SQLite's busy timeout). It waits for readers while
+holding the write lock, so a long read (none of this program's reads is) can hold writes back
+this long, once a round."""
 
 
 class Checkpointer:
