@@ -36,8 +36,8 @@ RESTART_FRAMES = 4096
 RESTART_PATIENCE_MS = 50
 """How long the restarting checkpoint waits for the write lock, then for readers still using the
 WAL, before it gives up until the next round (SQLite's busy timeout). It waits for readers while
-holding the write lock, so a long read (none of this program's reads is) can hold writes back
-this long, once a round."""
+holding the write lock, so while a long read runs (``callbacks events list`` filtering a large
+log on an unindexed column, say), writes can be held back this long once a round."""
 
 
 class Checkpointer:
