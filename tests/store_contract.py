@@ -67,21 +67,40 @@ class StoreContract:
         assert json.loads(dtmf.raw) == json.loads(events[1].raw)
 
     async def test_lone_surrogates_are_stored_and_found(self, store: EventStore) -> None:
-        """JSON may escape a lone surrogate and the parser keeps it; no UTF-8 column can hold
-        one, so the columns get U+FFFD (lookups map the same way) and the raw keeps it."""
+        """JSON may escape a lone surrogate and the parser keeps it, but no UTF-8 column can
+        hold one: the columns get its escape as text, lookups map the same way, the raw keeps
+        the original, and a handler error quoting it is recorded too."""
         element = ga_element("call-\ud800", 1, operation_context="menu-\udfff")
         element["id"] = "odd-\ud800"
         [event] = parse_events(json.dumps(element).encode())
         assert (await store.append([event], "tenant-\ud800")).accepted == 1
         assert (await store.append([event], None)).duplicates == 1
+        [other] = ga_events("call-\ud800", 2)
+        assert (await store.append([other], None)).accepted == 1
+
         record = await store.get_event("odd-\ud800")
         assert record is not None
         assert record.raw == event.raw
-        assert record.id == "odd-\ufffd"
-        assert (record.call_id, record.operation_context) == ("call-\ufffd", "menu-\ufffd")
-        assert record.path_context == "tenant-\ufffd"
-        found = [r.id async for r in store.list_events(EventFilter(call_id="call-\ud800"))]
-        assert found == ["odd-\ufffd"]
+        assert record.id == "odd-\\ud800"
+        assert (record.call_id, record.operation_context) == ("call-\\ud800", "menu-\\udfff")
+        assert record.path_context == "tenant-\\ud800"
+        by_call = store.list_events(EventFilter(call_id="call-\ud800"))
+        assert [r.id async for r in by_call] == ["odd-\\ud800", "call-\\ud800/2"]
+        by_context = store.list_events(EventFilter(operation_context="menu-\udfff"))
+        assert [r.id async for r in by_context] == ["odd-\\ud800"]
+        assert [r.id for r in await store.call_history("call-\ud800")] == [
+            "odd-\\ud800", "call-\\ud800/2"]
+
+        [claim] = await store.claim_calls("me", 5, 30)
+        assert claim.call_id == "call-\\ud800"
+        [pending, _] = await store.next_events(claim.call_id, 10)
+        error = "ValueError: no menu-\udfff"
+        await store.finish("me", pending.seq, EventStatus.DEAD, [failed("h-\ud800", 1, error)])
+        record = await store.get_event("odd-\ud800")
+        assert record is not None and record.status is EventStatus.DEAD
+        [outcome] = record.outcomes
+        assert (outcome.handler, outcome.error) == ("h-\\ud800", "ValueError: no menu-\\udfff")
+        assert await store.retry(["odd-\ud800"]) == 1
 
     async def test_duplicates_are_counted_not_stored(self, store: EventStore) -> None:
         first = await store.append(ga_events("c", 1, 2), None)

@@ -26,7 +26,7 @@ from callbacks.store.base import (
     Receipt,
     StoreError,
 )
-from callbacks.store.records import utf8_text
+from callbacks.store.records import lane_of, maybe_stored_text, stored_text
 from callbacks.store.sqlite_admin import SQLiteQueries
 from callbacks.store.sqlite_checkpoint import Checkpointer
 from callbacks.store.sqlite_queries import (
@@ -34,8 +34,6 @@ from callbacks.store.sqlite_queries import (
     LANE_HAS_WORK,
     call_of,
     iso,
-    lane_of,
-    maybe_text,
     outcomes_by_seq,
     pending_event,
 )
@@ -169,15 +167,15 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         if not events:
             return Receipt(0, 0)
         received = iso(received_at or datetime.now(UTC))
-        context = maybe_text(path_context)
+        context = maybe_stored_text(path_context)
         rows = [
             (
-                utf8_text(e.identity),
-                utf8_text(e.type),
-                utf8_text(e.full_type),
+                stored_text(e.identity),
+                stored_text(e.type),
+                stored_text(e.full_type),
                 str(e.dialect),
                 lane_of(e.call_id),
-                maybe_text(e.operation_context),
+                maybe_stored_text(e.operation_context),
                 e.sequence if e.sequence is not None and -INT64 <= e.sequence < INT64 else None,
                 iso(e.time) if e.time is not None else None,
                 received,
@@ -251,7 +249,15 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
     ) -> None:
         """Set the event's status and add its outcomes, if ``owner`` still holds its call."""
         rows = [
-            (seq, o.handler, o.attempt, o.error, o.duration, iso(o.finished_at)) for o in outcomes
+            (
+                seq,
+                stored_text(o.handler),
+                o.attempt,
+                maybe_stored_text(o.error),
+                o.duration,
+                iso(o.finished_at),
+            )
+            for o in outcomes
         ]
 
         def finish(conn: sqlite3.Connection) -> None:

@@ -13,15 +13,15 @@ from callbacks.store.records import (
     EventStatus,
     Outcome,
     PendingEvent,
+    lane_of,
+    stored_text,
     utc,
-    utf8_text,
 )
 
 EVENT_COLUMNS = (
     "seq, identity, type, full_type, dialect, lane, operation_context, sequence,"
     " event_time, received_at, path_context, status, attempts, raw"
 )
-_NO_CALL = ""
 INT64 = 2**63
 PAGE = 500
 """Rows per read when listing: bounds memory whatever the log's size."""
@@ -30,16 +30,6 @@ LANE_HAS_WORK = """INSERT INTO lanes (lane, ready, ready_at) VALUES (?, 1, ?)
     ready_at = CASE WHEN lanes.ready = 1 THEN lanes.ready_at ELSE excluded.ready_at END"""
 """Mark a lane as having work (keeping its place in line if it had some already)."""
 _FULL_TYPE_PREFIX = "Microsoft."
-
-
-def lane_of(call_id: str | None) -> str:
-    """The lane key of a call; events outside any call share the empty lane."""
-    return utf8_text(call_id) if call_id else _NO_CALL
-
-
-def maybe_text(value: str | None) -> str | None:
-    """:func:`~callbacks.store.records.utf8_text` for an optional value."""
-    return None if value is None else utf8_text(value)
 
 
 def call_of(lane: str) -> str | None:
@@ -66,7 +56,7 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
     if where.type is not None:
         column = "full_type" if where.type.startswith(_FULL_TYPE_PREFIX) else "type"
         clauses.append(f"{column} = ?")
-        params.append(utf8_text(where.type))
+        params.append(stored_text(where.type))
     if where.status is not None:
         clauses.append("status = ?")
         params.append(EventStatus(where.status).value)
@@ -78,10 +68,10 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         params.append(iso(where.until))
     if where.operation_context is not None:
         clauses.append("operation_context = ?")
-        params.append(utf8_text(where.operation_context))
+        params.append(stored_text(where.operation_context))
     if where.id is not None:
         clauses.append("identity = ?")
-        params.append(utf8_text(where.id))
+        params.append(stored_text(where.id))
     if where.after_seq is not None:
         clauses.append("seq > ?")
         params.append(where.after_seq)
