@@ -32,6 +32,7 @@ from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
 from callbacks.metrics import Metrics
 from callbacks.routing import Router
 from callbacks.store.base import ClaimLost, EventStore, StoreError
+from callbacks.store.records import lane_of
 
 __all__ = ["DISPATCH_HANDLER", "DispatchConfig", "Dispatcher", "default_owner"]
 
@@ -140,7 +141,8 @@ class Dispatcher:
         """New events of these calls are in the log: wake their workers, or the claim loop."""
         wake_loop = False
         for call_id in call_ids:
-            call_wake = self._call_wakes.get(call_id)
+            # Workers go by the call id as the log stores it: their claims come from there.
+            call_wake = self._call_wakes.get(lane_of(call_id) or None)
             if call_wake is None:
                 wake_loop = True
             else:

@@ -26,6 +26,7 @@ from callbacks.intake import ContextFactory
 from callbacks.metrics import Metrics
 from callbacks.routing import Route, Router, named_routes, run_route
 from callbacks.store.base import EventStatus, EventStore, Outcome, PendingEvent
+from callbacks.store.records import stored_text
 
 log = logging.getLogger("callbacks.dispatch")
 
@@ -58,7 +59,7 @@ class EventRunner:
         """Keep the parsed form of freshly logged events for their run (bounded)."""
         parsed = self._parsed
         for event in events:
-            parsed[event.identity] = event
+            parsed[stored_text(event.identity)] = event  # runs come with the log's id
         while len(parsed) > self._config.parsed_cache:
             parsed.popitem(last=False)
 

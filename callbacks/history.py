@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from callbacks.events import Event, parse_events
+from callbacks.events import Event, parse_event_element
 from callbacks.store.base import EventStore
+from callbacks.store.records import stored_text
 
 log = logging.getLogger("callbacks.history")
 
@@ -30,11 +31,12 @@ def store_history(store: EventStore) -> CallHistory:
         if event.call_id is None:
             return ()
         earlier: list[Event] = []
+        logged_id = stored_text(event.identity)  # as the log holds it
         for record in await store.call_history(event.call_id):
-            if record.id == event.identity:
+            if record.id == logged_id:
                 break
             try:
-                earlier.append(parse_events(record.raw)[0])
+                earlier.append(parse_event_element(record.raw))
             except ValueError as exc:  # logged by an older version, unreadable now
                 log.warning("history of call %s: event %s skipped: %s",
                             event.call_id, record.id, exc)

@@ -133,6 +133,28 @@ async def test_a_lingering_worker_gives_its_slot_back_once_every_slot_is_taken(
     assert handled["d/1"] - sent < 1
 
 
+async def test_a_lingering_worker_is_woken_when_the_log_had_to_escape_its_call_id(
+    run: Callable[..., Any],
+) -> None:
+    """The worker holds the call id as the log stores it (a lone surrogate as its escape);
+    a new event of that call must still ring its doorbell instead of waiting out the linger."""
+    handled: dict[str, float] = {}
+    router = Router()
+
+    @router.on("*")
+    async def note(event: Event, ctx: Context) -> None:
+        handled[event.identity] = time.monotonic()
+
+    dispatcher = await run(router, DispatchConfig(linger=5, poll_interval=5))
+    await dispatcher.submit(ga_events("c-\ud800", 1), None)
+    await wait_until(lambda: "c-\ud800/1" in handled)
+    await asyncio.sleep(0.05)  # the worker lingers
+    sent = time.monotonic()
+    await dispatcher.submit(ga_events("c-\ud800", 2), None)
+    await wait_until(lambda: "c-\ud800/2" in handled, within=2)
+    assert handled["c-\ud800/2"] - sent < 1
+
+
 async def test_concurrency_0_logs_only_and_a_later_dispatcher_handles_the_events(
     run: Callable[..., Any],
 ) -> None:

@@ -4,6 +4,7 @@ SQLite and on PostgreSQL (when ``CALLBACKS_TEST_POSTGRES_URL`` names a server)."
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from callbacks.context import Context, NoHistoryError, context_factory
 from callbacks.dispatch import DispatchConfig, Dispatcher
-from callbacks.events import Event, ParticipantsUpdated
+from callbacks.events import Event, ParticipantsUpdated, parse_event_element
 from callbacks.flow_context import encode_context
 from callbacks.flow_log import flow_calls, flow_records
 from callbacks.history import store_history
@@ -19,6 +20,7 @@ from callbacks.routing import Router
 from callbacks.store import EventStatus, EventStore, open_store
 from handlers.reminder import plugin as reminder
 from tests.flow_events import CallEvents
+from tests.log_bodies import ga_element
 from tests.postgres_support import POSTGRES_URL, fresh_schema, with_options
 
 FAST = DispatchConfig(backoff=0.05, poll_interval=0.05, lease=5, stop_timeout=2)
@@ -91,6 +93,17 @@ async def test_an_event_not_in_the_log_sees_every_logged_event_of_its_call(url: 
             e.identity for e in logged
         ]
         assert [e.identity for e in await history(logged[1])] == [logged[0].identity]
+
+
+async def test_history_stops_at_the_event_even_when_the_log_escaped_its_id(url: str) -> None:
+    """The log stores a lone surrogate in an id as its escape; the event still finds itself."""
+    elements = [ga_element("c-\ud800", n, event_id=f"e-\ud800-{n}") for n in (1, 2, 3)]
+    events = [parse_event_element(json.dumps(element).encode()) for element in elements]
+    async with open_store(url) as store:
+        await store.append(events, None)
+        history = store_history(store)
+        assert list(await history(events[0])) == []
+        assert [e.identity for e in await history(events[2])] == [e.identity for e in events[:2]]
 
 
 async def test_history_without_a_log_is_a_clear_error() -> None:
