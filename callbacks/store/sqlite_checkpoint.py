@@ -12,12 +12,15 @@ back, and with commits every millisecond a passive checkpoint never catches up: 
 without bound (1.2 GB after 84 000 events of 1.5 KB), and COMMITs get slower as it grows (CPU
 per event 12 us in the first 160 MB, 61 us past 1 GB), since each one extends the file. So
 once the WAL holds ``restart_frames`` frames, the passive round is followed by a RESTART
-checkpoint. That one copies what the passive round left behind (the frames written meanwhile),
-holding the write lock for that long, up to ``RESTART_PATIENCE_MS`` to get it, so that the next
-transaction writes the WAL from its beginning again. The writer does not block on that lock: it
-retries (``wait_unlocked``). Measured with ``callbacks serve --concurrency 0`` and wrk -t2 -c64,
-6 s runs alternating: 7 652-9 339 req/s at 116-141 us of server CPU per request before,
-10 901-11 429 req/s at 90-97 us with it.
+checkpoint, so that the next transaction writes the WAL from its beginning again. The RESTART
+takes the write lock (waiting up to ``RESTART_PATIENCE_MS`` for it), copies what the passive
+round left behind (the frames written meanwhile), fsyncs the database file and waits for readers
+to leave the WAL, all while holding it: writes wait that long. Measured under full load with
+``--dispatch process`` (two processes, each with a checkpointer): 14 restarts in ~9 s, each
+taking 5-20 ms (waiting for the lock included). The writers' event loops do not block
+meanwhile: they retry (``wait_unlocked``). Measured with ``callbacks serve --concurrency 0`` and ``wrk -t2 -c64 -d6s -s
+bench/post.lua``, runs alternating: 7 652-9 339 req/s at 116-141 us of server CPU per request
+before, 10 901-11 429 req/s at 90-97 us with it.
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ log = logging.getLogger("callbacks.store.sqlite")
 RESTART_FRAMES = 4096
 """WAL frames (pages, 16 MB at 4 KB) past which a checkpoint also restarts the WAL."""
 RESTART_PATIENCE_MS = 50
-"""How long the restarting checkpoint waits for the write lock, then for readers still using the
-WAL, before it gives up until the next round (SQLite's busy timeout). It waits for readers while
-holding the write lock, so while a long read runs (``callbacks events list`` filtering a large
-log on an unindexed column, say), writes can be held back this long once a round."""
+"""SQLite's busy timeout for the restarting checkpoint: how long it waits for the write lock,
+and then (holding it) for readers on older snapshots and again for readers to leave the WAL,
+before it gives up until the next round. So while a long read runs (``callbacks events list``
+filtering a large log on an unindexed column, say), writes can be held back about twice this
+long, plus the copy and an fsync, once a round."""
 
 
 class Checkpointer:
