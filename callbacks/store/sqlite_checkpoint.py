@@ -18,9 +18,11 @@ round left behind (the frames written meanwhile), fsyncs the database file and w
 to leave the WAL, all while holding it: writes wait that long. Measured under full load with
 ``--dispatch process`` (two processes, each with a checkpointer): 14 restarts in ~9 s, each
 taking 5-20 ms (waiting for the lock included). The writers' event loops do not block
-meanwhile: they retry (``wait_unlocked``). Measured with ``callbacks serve --concurrency 0`` and ``wrk -t2 -c64 -d6s -s
-bench/post.lua``, runs alternating: 7 652-9 339 req/s at 116-141 us of server CPU per request
-before, 10 901-11 429 req/s at 90-97 us with it.
+meanwhile: they retry (``wait_unlocked``).
+
+Measured with ``callbacks serve --concurrency 0`` and ``wrk -t2 -c64 -d6s -s bench/post.lua``,
+runs alternating: 7 652-9 339 req/s at 116-141 us of server CPU per request before, 10 901-11 429
+req/s at 90-97 us with it.
 """
 
 from __future__ import annotations
