@@ -32,7 +32,6 @@ from callbacks.intake import ContextFactory, IntakeUnavailable, Receipt
 from callbacks.metrics import Metrics
 from callbacks.routing import Router
 from callbacks.store.base import ClaimLost, EventStore, StoreError
-from callbacks.store.records import lane_of
 
 __all__ = ["DISPATCH_HANDLER", "DispatchConfig", "Dispatcher", "default_owner"]
 
@@ -142,7 +141,7 @@ class Dispatcher:
         wake_loop = False
         for call_id in call_ids:
             # Workers go by the call id as the log stores it: their claims come from there.
-            call_wake = self._call_wakes.get(lane_of(call_id) or None)
+            call_wake = self._call_wakes.get(call_id and self.store.stored_text(call_id))
             if call_wake is None:
                 wake_loop = True
             else:

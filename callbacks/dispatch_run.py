@@ -26,7 +26,6 @@ from callbacks.intake import ContextFactory
 from callbacks.metrics import Metrics
 from callbacks.routing import Route, Router, named_routes, run_route
 from callbacks.store.base import EventStatus, EventStore, Outcome, PendingEvent
-from callbacks.store.records import stored_text
 
 log = logging.getLogger("callbacks.dispatch")
 
@@ -59,7 +58,7 @@ class EventRunner:
         """Keep the parsed form of freshly logged events for their run (bounded)."""
         parsed = self._parsed
         for event in events:
-            parsed[stored_text(event.identity)] = event  # runs come with the log's id
+            parsed[self._store.stored_text(event.identity)] = event  # runs come with the log's id
         while len(parsed) > self._config.parsed_cache:
             parsed.popitem(last=False)
 
@@ -87,9 +86,10 @@ class EventRunner:
         runs = Counter(o.handler for o in item.outcomes)
         outcomes: list[Outcome] = []
         for name, route in named_routes(routes):
-            if name in succeeded:
+            logged = self._store.stored_text(name)  # earlier outcomes name it so
+            if logged in succeeded:
                 continue
-            attempt = runs[name] + 1
+            attempt = runs[logged] + 1
             error, duration = await self._run_handler(route, event, attempt, item.path_context)
             self._metrics.handler_ran(name, error is None, duration)
             outcomes.append(Outcome(name, attempt, error, duration, _now()))

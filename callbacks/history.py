@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from callbacks.events import Event, parse_event_element
 from callbacks.store.base import EventStore
-from callbacks.store.records import stored_text
 
 log = logging.getLogger("callbacks.history")
 
@@ -31,7 +30,7 @@ def store_history(store: EventStore) -> CallHistory:
         if event.call_id is None:
             return ()
         earlier: list[Event] = []
-        logged_id = stored_text(event.identity)  # as the log holds it
+        logged_id = store.stored_text(event.identity)  # as the log holds it
         for record in await store.call_history(event.call_id):
             if record.id == logged_id:
                 break

@@ -122,6 +122,7 @@ async def test_text_with_nul_characters_is_stored(make_store: MakeStore) -> None
         assert record is not None
         assert record.raw == event.raw
         assert record.operation_context == "menu\ufffd"
+        assert store.stored_text("call\u0000x") == record.call_id == "call\ufffdx"
 
 
 async def test_competing_owners_never_hold_a_call_together(make_store: MakeStore) -> None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from callbacks.events import parse_events
 from callbacks.store import EventStore, SQLiteStore, StoreError, Synchronous, open_store
 from callbacks.store.sqlite_checkpoint import Checkpointer
 from callbacks.store.sqlite_schema import open_connections
 from callbacks.store.sqlite_writer import wait_unlocked
-from tests.log_bodies import ga_events
+from tests.log_bodies import ga_element, ga_events
 from tests.store_contract import StoreContract
 from tests.store_contract_queries import StoreQueriesContract
 from tests.store_contract_replays import StoreReplaysContract
@@ -66,6 +68,24 @@ async def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
         with sqlite3.connect(path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert other.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+
+
+async def test_nul_is_kept_as_sent_so_older_logs_still_dispatch(tmp_path: Path) -> None:
+    """SQLite stores NUL as sent (PostgreSQL cannot): a call id with one must come back from a
+    claim in a form that finds its lane again, as in logs written before lone surrogates were
+    mapped."""
+    element = ga_element("call\u0000x", 1, operation_context="menu\u0000")
+    element["id"] = "nul\u0000id"
+    [event] = parse_events(json.dumps(element).encode())
+    async with open_store(f"sqlite:///{tmp_path / 'log.db'}") as store:
+        assert store.stored_text("call\u0000x") == "call\u0000x"
+        assert (await store.append([event], None)).accepted == 1
+        record = await store.get_event("nul\u0000id")
+        assert record is not None and record.operation_context == "menu\u0000"
+        [claim] = await store.claim_calls("me", 5, 30)
+        assert claim.call_id == "call\u0000x"
+        [pending] = await store.next_events(claim.call_id, 10)
+        assert pending.id == "nul\u0000id"
 
 
 async def test_memory_store_works_and_keeps_nothing() -> None:

@@ -36,6 +36,7 @@ from callbacks.store.records import (
     StoreError,
     StoreStats,
     utc,
+    utf8_text,
 )
 from callbacks.store.replay_records import ReplayMode, ReplayResult, RestCall
 
@@ -78,6 +79,11 @@ class EventStore(ABC):
     @abstractmethod
     async def ready(self) -> bool:
         """Whether the log can take writes now."""
+
+    def stored_text(self, value: str) -> str:
+        """``value`` (an event id, call id or handler name) as this log stores and reports it:
+        compare those the log hands back with this, not with what a sender wrote."""
+        return utf8_text(value)
 
     async def __aenter__(self) -> EventStore:
         await self.open()

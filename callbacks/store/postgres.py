@@ -31,7 +31,6 @@ from callbacks.store.postgres_notify import CHANNEL, WorkListener
 from callbacks.store.postgres_replays import PostgresReplays
 from callbacks.store.postgres_url import parse_postgres_url
 from callbacks.store.postgres_writer import BatchRejected, GroupCommit, Row
-from callbacks.store.records import lane_of, maybe_stored_text, stored_text
 
 
 class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
@@ -112,6 +111,11 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
 
     # -- ingest --
 
+    def stored_text(self, value: str) -> str:
+        """``value`` as this log stores it: NUL and lone surrogates mapped
+        (:func:`~callbacks.store.postgres_queries.text`)."""
+        return q.text(value)
+
     async def append(
         self,
         events: Sequence[Event],
@@ -125,16 +129,16 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
         if not events:
             return Receipt(0, 0)
         received = q.event_time(received_at) or datetime.now(UTC)
-        context = maybe_stored_text(path_context)
+        context = q.maybe_text(path_context)
         rows: list[Row] = [
             (
-                stored_text(e.identity),
-                stored_text(e.type),
-                stored_text(e.full_type),
+                q.text(e.identity),
+                q.text(e.type),
+                q.text(e.full_type),
                 str(e.dialect),
-                lane_of(e.call_id),
-                maybe_stored_text(e.call_id),
-                maybe_stored_text(e.operation_context),
+                q.lane_of(e.call_id),
+                q.maybe_text(e.call_id),
+                q.maybe_text(e.operation_context),
                 q.bigint(e.sequence),
                 q.event_time(e.time),
                 received,
@@ -179,19 +183,19 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
         """Extend ``owner``'s leases; return the calls it no longer holds."""
         if not call_ids:
             return []
-        lanes = sorted({lane_of(call) for call in call_ids})
+        lanes = sorted({q.lane_of(call) for call in call_ids})
 
         async def renew(conn: Conn) -> set[str]:
             return {row["lane"] for row in await conn.fetch(q.RENEW, lanes, owner, float(lease))}
 
         held = await self._db.run(renew, write=True)
-        return [call for call in call_ids if lane_of(call) not in held]
+        return [call for call in call_ids if q.lane_of(call) not in held]
 
     async def next_events(self, call_id: str | None, limit: int) -> list[PendingEvent]:
         """The call's unfinished events in seq order, with earlier outcomes."""
 
         async def select(conn: Conn) -> list[PendingEvent]:
-            rows = await conn.fetch(q.NEXT_EVENTS, lane_of(call_id), limit)
+            rows = await conn.fetch(q.NEXT_EVENTS, q.lane_of(call_id), limit)
             return [q.pending_event(row) for row in rows]
 
         return await self._db.run(select)
@@ -202,9 +206,9 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
         """Set the event's status and add its outcomes, if ``owner`` still holds its call."""
         status_value = EventStatus(status).value
         columns = (
-            [stored_text(o.handler) for o in outcomes],
+            [q.text(o.handler) for o in outcomes],
             [o.attempt for o in outcomes],
-            [maybe_stored_text(o.error) for o in outcomes],
+            [q.maybe_text(o.error) for o in outcomes],
             [float(o.duration) for o in outcomes],
             [q.event_time(o.finished_at) for o in outcomes],
         )
@@ -219,7 +223,7 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
         self, owner: str, call_id: str | None, *, not_before: float | None = None
     ) -> bool:
         """Give the call back; whether it still has unfinished events."""
-        lane = lane_of(call_id)
+        lane = q.lane_of(call_id)
 
         async def release(conn: Conn) -> bool:
             released = await conn.fetchrow(q.RELEASE_ONE, lane, owner, not_before)

@@ -12,15 +12,7 @@ from datetime import datetime
 from callbacks.store import postgres_queries as q
 from callbacks.store.postgres_db import Conn, Database
 from callbacks.store.postgres_notify import CHANNEL
-from callbacks.store.records import (
-    EventFilter,
-    EventRecord,
-    EventStatus,
-    Outcome,
-    StoreStats,
-    lane_of,
-    stored_text,
-)
+from callbacks.store.records import EventFilter, EventRecord, EventStatus, Outcome, StoreStats
 
 _PAGE = 200
 
@@ -72,14 +64,14 @@ class PostgresQueries:
 
     async def get_event(self, event_id: str) -> EventRecord | None:
         """One event by identity, with every outcome."""
-        records = await self._records(q.GET_EVENT, [stored_text(event_id)])
+        records = await self._records(q.GET_EVENT, [q.text(event_id)])
         return records[0] if records else None
 
     async def call_history(
         self, call_id: str | None, *, before_seq: int | None = None, limit: int | None = None
     ) -> list[EventRecord]:
         """The call's events before ``before_seq`` (the latest ``limit``), oldest first."""
-        records = await self._records(q.HISTORY, [lane_of(call_id), before_seq, limit])
+        records = await self._records(q.HISTORY, [q.lane_of(call_id), before_seq, limit])
         return records[::-1]
 
     async def retry(self, event_ids: Sequence[str] | None = None) -> int:

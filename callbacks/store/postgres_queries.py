@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from callbacks.store.base import EventFilter, EventRecord, EventStatus, Outcome, PendingEvent, utc
 from callbacks.store.postgres_schema import UNFINISHED_SQL
-from callbacks.store.records import lane_of, stored_text
+from callbacks.store.records import utf8_text
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -138,8 +138,29 @@ COUNT_BY_STATUS = "SELECT status, count(*) FROM callbacks_events GROUP BY status
 COUNT_BY_TYPE = "SELECT type, count(*) FROM callbacks_events GROUP BY type"
 COUNT_READY = "SELECT count(*) FROM callbacks_lanes WHERE ready"
 
+_NO_CALL = ""
 _FULL_TYPE_PREFIX = "Microsoft."
 _INT64 = 2**63
+
+
+def text(value: str) -> str:
+    """``value`` as PostgreSQL can store it: TEXT cannot hold NUL, so it becomes U+FFFD; a lone
+    surrogate becomes its escape (:func:`~callbacks.store.records.utf8_text`).
+
+    Applied to what is written and to what is looked up, so identities stay consistent.
+    """
+    value = utf8_text(value)
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def maybe_text(value: str | None) -> str | None:
+    """:func:`text` for an optional value."""
+    return None if value is None else text(value)
+
+
+def lane_of(call_id: str | None) -> str:
+    """The lane of a call: its id; events outside any call share the empty lane."""
+    return text(call_id) if call_id else _NO_CALL
 
 
 def bigint(value: int | None) -> int | None:
@@ -149,7 +170,7 @@ def bigint(value: int | None) -> int | None:
 
 def identities(event_ids: Sequence[str] | None) -> list[str] | None:
     """Event ids as looked up in the log, without repeats (None stays None: every event)."""
-    return None if event_ids is None else [stored_text(i) for i in dict.fromkeys(event_ids)]
+    return None if event_ids is None else [text(i) for i in dict.fromkeys(event_ids)]
 
 
 def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
@@ -165,7 +186,7 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         add("lane = {}", lane_of(where.call_id))
     if where.type is not None:
         column = "full_type" if where.type.startswith(_FULL_TYPE_PREFIX) else "type"
-        add(column + " = {}", stored_text(where.type))
+        add(column + " = {}", text(where.type))
     if where.status is not None:
         add("status = {}", EventStatus(where.status).value)
     if where.since is not None:
@@ -173,9 +194,9 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
     if where.until is not None:
         add("received_at < {}", utc(where.until))
     if where.operation_context is not None:
-        add("operation_context = {}", stored_text(where.operation_context))
+        add("operation_context = {}", text(where.operation_context))
     if where.id is not None:
-        add("identity = {}", stored_text(where.id))
+        add("identity = {}", text(where.id))
     if where.after_seq is not None:
         add("seq > {}", where.after_seq)
     return clauses, params

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from callbacks.store import postgres_queries as q
 from callbacks.store.postgres_db import Conn, Database
-from callbacks.store.records import maybe_stored_text, stored_text
 from callbacks.store.replay_records import (
     ReplayMode,
     ReplayResult,
@@ -47,10 +46,10 @@ class PostgresReplays:
         if not kept:
             return 0
         columns = (
-            [stored_text(r.event_id) for r in kept],
-            [stored_text(r.run_id) for r in kept],
+            [q.text(r.event_id) for r in kept],
+            [q.text(r.run_id) for r in kept],
             [r.mode.value for r in kept],
-            [maybe_stored_text(r.target) for r in kept],
+            [q.maybe_text(r.target) for r in kept],
             [q.event_time(r.replayed_at) for r in kept],
             [encode_outcomes(r.outcomes) for r in kept],
             [encode_requests(r.requests) for r in kept],
@@ -66,7 +65,7 @@ class PostgresReplays:
         """Every recorded replay of the event, oldest first."""
 
         async def select(conn: Conn) -> list[ReplayResult]:
-            rows = await conn.fetch(_OF_EVENT, stored_text(event_id))
+            rows = await conn.fetch(_OF_EVENT, q.text(event_id))
             return [
                 ReplayResult(
                     run_id=row["run_id"],

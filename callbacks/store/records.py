@@ -12,35 +12,23 @@ from enum import StrEnum
 from typing import Any
 
 
-def stored_text(value: str) -> str:
-    """``value`` as the log's text columns hold it; apply it to what is written and to what is
-    looked up alike, so that lookups find what was written.
+def utf8_text(value: str) -> str:
+    """``value`` as a UTF-8 text column can hold it: a lone surrogate becomes its escape as text
+    (``\\ud800``, six characters). Apply it to what is written and to what is looked up alike,
+    so that lookups find what was written.
 
-    The raw element keeps what the sender wrote. The columns an event is found by (id, call id,
-    type, operation context, path context) and the outcome texts cannot hold every JSON string:
-    PostgreSQL's TEXT refuses NUL, and neither database takes a lone surrogate, which JSON may
-    escape (``"\\ud800"``) but UTF-8 cannot encode. NUL becomes U+FFFD, a lone surrogate its
-    escape as text (``\\ud800``, six characters). Two ids that differ only there become one (a
-    NUL and a U+FFFD, or a lone surrogate and its escape typed out): the second is then counted
-    as a duplicate. Event ids are GUIDs; such ids are not expected from a real sender.
+    JSON may escape a lone surrogate (``"\\ud800"``) and the parser keeps it, but UTF-8 has no
+    form for it, so neither SQLite nor PostgreSQL takes the string. The raw event keeps the
+    sender's values; this is for the columns the log is searched by (ids, call ids, types,
+    contexts, handler errors). An id that differs from another only by a lone surrogate spelled
+    as an escape instead becomes the same id, and counts as its duplicate; event ids are GUIDs.
     """
-    if not value.isascii():
-        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode()
 
 
-def maybe_stored_text(value: str | None) -> str | None:
-    """:func:`stored_text` for an optional value."""
-    return None if value is None else stored_text(value)
-
-
-NO_CALL = ""
-"""The lane of events outside any call."""
-
-
-def lane_of(call_id: str | None) -> str:
-    """The lane of a call (its id, as stored); events outside any call share :data:`NO_CALL`."""
-    return stored_text(call_id) if call_id else NO_CALL
+def maybe_utf8_text(value: str | None) -> str | None:
+    """:func:`utf8_text` for an optional value."""
+    return None if value is None else utf8_text(value)
 
 
 class StoreError(Exception):

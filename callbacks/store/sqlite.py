@@ -26,7 +26,7 @@ from callbacks.store.base import (
     Receipt,
     StoreError,
 )
-from callbacks.store.records import lane_of, maybe_stored_text, stored_text
+from callbacks.store.records import maybe_utf8_text, utf8_text
 from callbacks.store.sqlite_admin import SQLiteQueries
 from callbacks.store.sqlite_checkpoint import Checkpointer
 from callbacks.store.sqlite_queries import (
@@ -34,6 +34,7 @@ from callbacks.store.sqlite_queries import (
     LANE_HAS_WORK,
     call_of,
     iso,
+    lane_of,
     outcomes_by_seq,
     pending_event,
 )
@@ -167,15 +168,15 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         if not events:
             return Receipt(0, 0)
         received = iso(received_at or datetime.now(UTC))
-        context = maybe_stored_text(path_context)
+        context = maybe_utf8_text(path_context)
         rows = [
             (
-                stored_text(e.identity),
-                stored_text(e.type),
-                stored_text(e.full_type),
+                utf8_text(e.identity),
+                utf8_text(e.type),
+                utf8_text(e.full_type),
                 str(e.dialect),
                 lane_of(e.call_id),
-                maybe_stored_text(e.operation_context),
+                maybe_utf8_text(e.operation_context),
                 e.sequence if e.sequence is not None and -INT64 <= e.sequence < INT64 else None,
                 iso(e.time) if e.time is not None else None,
                 received,
@@ -251,9 +252,9 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         rows = [
             (
                 seq,
-                stored_text(o.handler),
+                utf8_text(o.handler),
                 o.attempt,
-                maybe_stored_text(o.error),
+                maybe_utf8_text(o.error),
                 o.duration,
                 iso(o.finished_at),
             )

@@ -19,8 +19,7 @@ from callbacks.store.records import (
     EventRecord,
     EventStatus,
     StoreStats,
-    lane_of,
-    stored_text,
+    utf8_text,
 )
 from callbacks.store.sqlite_queries import (
     EVENT_COLUMNS,
@@ -30,6 +29,7 @@ from callbacks.store.sqlite_queries import (
     event_record,
     filter_sql,
     iso,
+    lane_of,
     outcomes_by_seq,
 )
 
@@ -79,7 +79,7 @@ class SQLiteQueries(ABC):
     async def get_event(self, event_id: str) -> EventRecord | None:
         """One event by identity, with every outcome."""
         sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE identity = ?"
-        records = await self._read(lambda c: _records(c, sql, (stored_text(event_id),)))
+        records = await self._read(lambda c: _records(c, sql, (utf8_text(event_id),)))
         return records[0] if records else None
 
     async def call_history(
@@ -96,7 +96,7 @@ class SQLiteQueries(ABC):
 
     async def retry(self, event_ids: Sequence[str] | None = None) -> int:
         """Dead -> pending (a fresh round of attempts); wake their calls."""
-        ids = None if event_ids is None else list(dict.fromkeys(map(stored_text, event_ids)))
+        ids = None if event_ids is None else list(dict.fromkeys(map(utf8_text, event_ids)))
 
         def retry(conn: sqlite3.Connection) -> int:
             sql = "UPDATE events SET status = 'pending', attempts = 0 WHERE status = 'dead'"

@@ -13,9 +13,8 @@ from callbacks.store.records import (
     EventStatus,
     Outcome,
     PendingEvent,
-    lane_of,
-    stored_text,
     utc,
+    utf8_text,
 )
 
 EVENT_COLUMNS = (
@@ -30,6 +29,14 @@ LANE_HAS_WORK = """INSERT INTO lanes (lane, ready, ready_at) VALUES (?, 1, ?)
     ready_at = CASE WHEN lanes.ready = 1 THEN lanes.ready_at ELSE excluded.ready_at END"""
 """Mark a lane as having work (keeping its place in line if it had some already)."""
 _FULL_TYPE_PREFIX = "Microsoft."
+
+
+_NO_CALL = ""
+
+
+def lane_of(call_id: str | None) -> str:
+    """The lane key of a call; events outside any call share the empty lane."""
+    return utf8_text(call_id) if call_id else _NO_CALL
 
 
 def call_of(lane: str) -> str | None:
@@ -56,7 +63,7 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
     if where.type is not None:
         column = "full_type" if where.type.startswith(_FULL_TYPE_PREFIX) else "type"
         clauses.append(f"{column} = ?")
-        params.append(stored_text(where.type))
+        params.append(utf8_text(where.type))
     if where.status is not None:
         clauses.append("status = ?")
         params.append(EventStatus(where.status).value)
@@ -68,10 +75,10 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         params.append(iso(where.until))
     if where.operation_context is not None:
         clauses.append("operation_context = ?")
-        params.append(stored_text(where.operation_context))
+        params.append(utf8_text(where.operation_context))
     if where.id is not None:
         clauses.append("identity = ?")
-        params.append(stored_text(where.id))
+        params.append(utf8_text(where.id))
     if where.after_seq is not None:
         clauses.append("seq > ?")
         params.append(where.after_seq)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from callbacks.store.records import maybe_stored_text, stored_text
+from callbacks.store.records import maybe_utf8_text, utf8_text
 from callbacks.store.replay_records import (
     ReplayMode,
     ReplayResult,
@@ -45,13 +45,13 @@ class SQLiteReplays(ABC):
         """Keep replay results of logged events in one transaction; how many were logged."""
         rows = [
             (
-                stored_text(r.run_id),
+                utf8_text(r.run_id),
                 r.mode.value,
-                maybe_stored_text(r.target),
+                maybe_utf8_text(r.target),
                 iso(r.replayed_at),
                 encode_outcomes(r.outcomes),
                 encode_requests(r.requests),
-                stored_text(r.event_id),
+                utf8_text(r.event_id),
             )
             for r in latest_per_run(list(results))
         ]
@@ -65,7 +65,7 @@ class SQLiteReplays(ABC):
 
     async def replay_outcomes(self, event_id: str) -> list[ReplayResult]:
         """Every recorded replay of the event, oldest first."""
-        rows = await self._read(lambda c: c.execute(_OF_EVENT, (stored_text(event_id),)).fetchall())
+        rows = await self._read(lambda c: c.execute(_OF_EVENT, (utf8_text(event_id),)).fetchall())
         return [
             ReplayResult(
                 run_id=run_id,
