@@ -21,6 +21,7 @@ EVENT_COLUMNS = (
     "seq, identity, type, full_type, dialect, lane, operation_context, sequence,"
     " event_time, received_at, path_context, status, attempts, raw"
 )
+_NO_CALL = ""
 INT64 = 2**63
 PAGE = 500
 """Rows per read when listing: bounds memory whatever the log's size."""
@@ -29,9 +30,6 @@ LANE_HAS_WORK = """INSERT INTO lanes (lane, ready, ready_at) VALUES (?, 1, ?)
     ready_at = CASE WHEN lanes.ready = 1 THEN lanes.ready_at ELSE excluded.ready_at END"""
 """Mark a lane as having work (keeping its place in line if it had some already)."""
 _FULL_TYPE_PREFIX = "Microsoft."
-
-
-_NO_CALL = ""
 
 
 def lane_of(call_id: str | None) -> str:
