@@ -1,10 +1,11 @@
 """``callbacks serve --dispatch process``: receive here, run handlers in a child process.
 
 One Python process runs on one core. At full load receiving (HTTP, parsing, the group commit)
-takes about two thirds of it and dispatching (reading the log, running handlers, recording
-outcomes) a third, and each slows the other. Here the server process only receives and logs (a
-:class:`~callbacks.dispatch.Dispatcher` with concurrency 0), and a child process
-(:mod:`callbacks.dispatch_child`) dispatches from the same log, on the machine's other core.
+takes about 60 % of it and dispatching (reading the log, running handlers, recording outcomes)
+40 % (97 and 61 us of CPU per request, bench/ingest.py), and each slows the other. Here the
+server process only receives and logs (a :class:`~callbacks.dispatch.Dispatcher` with
+concurrency 0), and a child process (:mod:`callbacks.dispatch_child`) dispatches from the same
+log, on the machine's other core.
 
 The two talk through the child's standard streams, one JSON document per line:
 
