@@ -8,9 +8,9 @@ connections, single events and 10-event arrays. Reported per run: requests/s, ev
 latency p50/p99, peak RSS, and the CPU time per request of the server (all its processes and
 threads) and of wrk itself; for ours also dispatch lag (commit to handler start, p50/p99, read
 back from the log: outcome finish - duration - received). ``ours-log`` is the receiver and its
-log alone (``--concurrency 0``: no handler runs), to show what dispatching on the same core
-costs. Then ours at about half its measured maximum (wrk with a per-request delay), and a soak
-that samples RSS for ``--soak`` s.
+log alone (``--concurrency 0``: no handler runs), to show what dispatching costs, and
+``ours-inline`` the same defaults with handlers in the server process. Then ours at about half
+its measured maximum (wrk with a per-request delay), and a soak that samples RSS for ``--soak`` s.
 
 Compare ratios measured in one sitting, not absolutes: this machine is noisy (±10-20 %).
 """
@@ -40,12 +40,13 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "post.lua"
 BIN = Path(sys.executable).parent
-NAMES = ("bare", "ours", "ours-process", "ours-full", "ours-log", "naive", "naive-wal",
+NAMES = ("bare", "ours", "ours-inline", "ours-full", "ours-log", "naive", "naive-wal",
          "naive-wal-full")
-"""ours: the defaults (WAL, synchronous=normal: survives kill -9; handlers run in the server
-process); ours-process: ``--dispatch process`` (handlers in a child process, on the other core);
-ours-full: fsync per commit (survives power loss); ours-log: ``--concurrency 0``, the receiver and
-its log alone (no handler runs). naive: SQLite's defaults (rollback journal, synchronous=full),
+"""ours: the defaults (WAL, synchronous=normal: survives kill -9; ``--dispatch auto``: on Linux
+with two or more CPUs, handlers run in a child process, on the other core); ours-inline:
+``--dispatch inline`` (handlers in the server process); ours-full: the defaults with an fsync per
+commit (survives power loss); ours-log: ``--concurrency 0``, the receiver and its log alone (no
+handler runs). naive: SQLite's defaults (rollback journal, synchronous=full),
 the common receiver; naive-wal(-full): the same receiver tuned like our log, still one commit
 per request."""
 
@@ -196,8 +197,8 @@ def servers(workdir: Path, log_level: str) -> dict[str, Server]:
         "bare": Server("bare", [*uvicorn, "bench.baselines:bare", "--port", str(ports["bare"])],
                        {}, ports["bare"]),
         "ours": ours("ours", f"sqlite:///{workdir / 'ours.db'}"),
-        "ours-process": ours("ours-process", f"sqlite:///{workdir / 'ours-process.db'}",
-                             "--dispatch", "process"),
+        "ours-inline": ours("ours-inline", f"sqlite:///{workdir / 'ours-inline.db'}",
+                            "--dispatch", "inline"),
         "ours-full": ours("ours-full", f"sqlite:///{workdir / 'ours-full.db'}?synchronous=full"),
         "ours-log": ours("ours-log", f"sqlite:///{workdir / 'ours-log.db'}", "--concurrency", "0"),
         "naive": naive("naive", "delete", "full"),
@@ -261,7 +262,7 @@ def main() -> int:
                     print(f"{name:>6} batch {batch:>2}: {results[f'{name}/batch{batch}']}",
                           flush=True)
                     began.append(datetime.now(UTC))
-                if name in ("ours", "ours-process"):
+                if name in ("ours", "ours-inline"):
                     # Single events at full load only: arrays carry 10x the events per request.
                     lag = asyncio.run(dispatch_lag(workdir / f"{name}.db", began[0], began[1]))
                     results[f"{name}/lag_full_load"] = lag
@@ -309,10 +310,10 @@ def report(r: dict[str, Any]) -> str:
 
     lines = ["\n".join(rows), "",
              f"ours / bare: single {ratio('ours', 'bare', 1)}, arrays {ratio('ours', 'bare', 10)}",
-             f"ours-process / bare: single {ratio('ours-process', 'bare', 1)}, "
-             f"arrays {ratio('ours-process', 'bare', 10)}",
-             f"ours-process / naive: single {ratio('ours-process', 'naive', 1)}, "
-             f"arrays {ratio('ours-process', 'naive', 10)}",
+             f"ours-inline / bare: single {ratio('ours-inline', 'bare', 1)}, "
+             f"arrays {ratio('ours-inline', 'bare', 10)}",
+             f"ours-inline / naive: single {ratio('ours-inline', 'naive', 1)}, "
+             f"arrays {ratio('ours-inline', 'naive', 10)}",
              f"ours / naive (SQLite defaults): single {ratio('ours', 'naive', 1)}, "
              f"arrays {ratio('ours', 'naive', 10)}",
              f"ours-full / naive (both survive power loss): single {ratio('ours-full', 'naive', 1)}"
@@ -324,7 +325,7 @@ def report(r: dict[str, Any]) -> str:
              f"ours-log (no dispatch) / bare: single {ratio('ours-log', 'bare', 1)}; "
              f"/ naive: single {ratio('ours-log', 'naive', 1)}",
              f"dispatch lag at full load (single events): ours {r['ours/lag_full_load']}, "
-             f"ours-process {r['ours-process/lag_full_load']}",
+             f"ours-inline {r['ours-inline/lag_full_load']}",
              f"half load: {r['ours/half_load']['rps']:.0f} req/s, "
              f"lag {r['ours/lag_half_load']}",
              "peak RSS MiB: " + ", ".join(f"{n} {r[f'{n}/peak_rss_mib']:.0f}" for n in NAMES)]

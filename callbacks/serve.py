@@ -132,7 +132,10 @@ def build_app(config: ServeConfig) -> Starlette:
     metrics = Metrics()
     client = rest_client(config, metrics)
     intake: Intake
-    if config.dispatch == "process":
+    mode, reason = config.dispatch_mode()
+    log.info("handlers run %s (%s)", "in a child process" if mode == "process" else
+             "in this process", reason)
+    if mode == "process":
         # This process only receives and logs; a child dispatches, on another core.
         log_only = build_dispatcher(config, plugins, metrics, client, callback_url, concurrency=0)
         intake = DispatchProcess(log_only, config, metrics)

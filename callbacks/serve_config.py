@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,7 +23,7 @@ from callbacks.limits import (
 from callbacks.logs import LOG_FORMATS
 
 AUTH_MODES = ("secret", "jwt", "jwt+secret", "none")
-DISPATCH_MODES = ("inline", "process")
+DISPATCH_MODES = ("auto", "inline", "process")
 
 
 class _BadValue(ValueError, argparse.ArgumentTypeError):
@@ -75,7 +77,7 @@ class ServeConfig:
     api_style: str = "seed"
     store: str = "sqlite:///callbacks.db"
     concurrency: int = 64
-    dispatch: str = "inline"
+    dispatch: str = "auto"
     max_attempts: int = 5
     lease: float = 30.0
     replica_name: str = field(default_factory=default_owner)
@@ -91,6 +93,26 @@ class ServeConfig:
     api_key: str | None = field(default=None, repr=False)
     callback_url: str | None = field(default=None, repr=False)
     log_format: str = "auto"
+
+    def dispatch_mode(self) -> tuple[str, str]:
+        """Where handlers run, ``inline`` or ``process``, and why (for the start-up line).
+
+        ``auto`` is ``process`` where a second process gains something and can work: on Linux
+        (where the child is made to die with this process), with two or more CPUs to run on, a
+        log both processes can open, and handlers to run. Otherwise it is ``inline``.
+        """
+        if self.dispatch != "auto":
+            return self.dispatch, "--dispatch " + self.dispatch
+        if self.concurrency == 0:
+            return "inline", "--concurrency 0 runs no handlers"
+        if ":memory:" in self.store:
+            return "inline", "an in-memory log cannot be shared with a second process"
+        if not sys.platform.startswith("linux"):
+            return "inline", "--dispatch process is only the default on Linux"
+        cpus = len(os.sched_getaffinity(0))
+        if cpus < 2:
+            return "inline", "one CPU: a second process would only take turns with this one"
+        return "process", f"{cpus} CPUs: this process receives, a child runs the handlers"
 
     def check(self) -> None:
         """Raise ConfigError for a combination that cannot work."""
@@ -171,7 +193,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dispatch", default=env("DISPATCH", defaults.dispatch),
         help="inline: handlers run in this process; process: in a child process of their own, "
-        "on another core, while this one only receives",
+        "on another core, while this one only receives; auto: process on Linux with two or "
+        "more CPUs, inline otherwise",
     )
     parser.add_argument(
         "--max-attempts", type=_positive_int,

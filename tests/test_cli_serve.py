@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx2
 import pytest
 
+from callbacks.serve_config import ServeConfig
 from tests.conftest import sample_bytes
 from tests.servers import free_port, read_records, start_cli, stop, wait_until_ready
 
@@ -18,8 +21,6 @@ PLUGIN = "tests.recording_plugin:router"
 
 
 def wait_for_records(path: Path, count: int, timeout: float = 10) -> list[dict[str, object]]:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         records = read_records(path)
@@ -125,6 +126,7 @@ def test_a_module_in_the_current_directory_loads_without_pythonpath(tmp_path: Pa
     (tmp_path / "myflows.py").write_text(
         "from callbacks import Router\nrouter = Router()\n"
         "@router.on('*')\nasync def seen(event, ctx):\n    print('seen', event.type, flush=True)\n"
+        "    open('seen.txt', 'a').write(event.type)\n"
     )
     port = free_port()
     process = subprocess.Popen(
@@ -141,7 +143,35 @@ def test_a_module_in_the_current_directory_loads_without_pythonpath(tmp_path: Pa
             headers={"content-type": "application/json"},
         )
         assert answer.status_code == 200
+        deadline = time.monotonic() + 10  # handlers run after the answer
+        while not (tmp_path / "seen.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         output = stop(process)
     assert "seen CallConnected" in output
     assert (tmp_path / "callbacks.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "platform", "cpus", "mode", "why"),
+    [
+        ({}, "linux", 2, "process", "2 CPUs"),
+        ({}, "linux", 1, "inline", "one CPU"),
+        ({}, "darwin", 8, "inline", "only the default on Linux"),
+        ({"store": "sqlite:///:memory:"}, "linux", 2, "inline", "in-memory log"),
+        ({"concurrency": 0}, "linux", 2, "inline", "--concurrency 0"),
+        ({"dispatch": "inline"}, "linux", 2, "inline", "--dispatch inline"),
+        ({"dispatch": "process"}, "linux", 1, "process", "--dispatch process"),
+    ],
+)
+def test_auto_dispatch_uses_a_child_process_only_where_it_gains_and_works(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, object], platform: str, cpus: int,
+    mode: str, why: str,
+) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    config = ServeConfig(auth="none", **settings)  # type: ignore[arg-type]
+    config.check()  # auto never refuses a configuration; it falls back to inline
+    chosen, reason = config.dispatch_mode()
+    assert chosen == mode
+    assert why in reason

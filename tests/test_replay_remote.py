@@ -4,8 +4,10 @@ secret, at the original pace or as fast as it takes them, stopping when it refus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -102,13 +104,25 @@ def test_events_reach_a_second_serve_in_order_with_their_path_context(
     assert summary["target"] == f"{receiver.url}/api/callbacks"
     assert SECRET not in captured.out + captured.err
 
-    got = receiver.wait_for(already + 6)[already:]
-    ids = [r["identity"] for r in got]
+    # Posted in the source's order: the receiver logged them in that order.
+    with contextlib.closing(sqlite3.connect(receiver.db)) as log:
+        logged = log.execute(
+            "SELECT identity, type, lane, path_context FROM events ORDER BY seq DESC LIMIT 6"
+        ).fetchall()[::-1]
+    ids = [identity for identity, *_ in logged]
     assert ids[:3] + ids[4:] == ["r-a/1", "r-b/1", "r-a/2", "r-b/2", "r-a/3"]
-    assert got[3]["type"] == "DtmfReceived" and got[3]["call_id"] == "r-leg"
-    assert [r["path_context"] for r in got] == [
+    assert logged[3][1:3] == ("DtmfReceived", "r-leg")
+    assert [context for *_, context in logged] == [
         "tenant-1", None, "tenant-1", "flow x+y", None, "tenant-1"
     ]
+    # And handled: each call's events in order (calls run concurrently), with their contexts.
+    got = receiver.wait_for(already + 6)[already:]
+    assert len(got) == 6
+    for call in ("r-a", "r-b", "r-leg"):
+        handled = [(r["identity"], r["path_context"]) for r in got if r["call_id"] == call]
+        assert handled == [
+            (identity, context) for identity, _, lane, context in logged if lane == call
+        ]
 
     async def replays() -> list[object]:
         async with open_store(source) as store:

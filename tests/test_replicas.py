@@ -101,6 +101,10 @@ class Replicas:
             "serve", "--port", str(port), "--store", self.store_url,
             "--handlers", "tests.replica_plugin:router", "--lease", str(LEASE),
             "--log-level", "warning",
+            # Handlers in the replica's own process: it dispatches from the moment it answers
+            # ready, so the calls spread over all three before the kill. A child process starts
+            # dispatching about a second later, when the others may hold every call already.
+            "--dispatch", "inline",
             env={
                 "CALLBACKS_SECRET": SECRET,
                 "CALLBACKS_REPLICA_NAME": name,
