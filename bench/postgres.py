@@ -167,7 +167,9 @@ def replica(name: str, url: str) -> Server:
         name,
         [str(BIN / "callbacks"), "serve", "--port", str(port), "--auth", "none",
          "--handlers", "bench.noop:router", "--log-level", "warning", "--store", url,
-         "--replica-name", name],
+         "--replica-name", name,
+         # One process per replica, as when these figures were taken (docs/deploy.md).
+         "--dispatch", "inline"],
         {"PYTHONPATH": str(ROOT)}, port,
     )
 

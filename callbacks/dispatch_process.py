@@ -171,7 +171,9 @@ class DispatchProcess:
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callbacks.dispatch_child",
+            # -P: not the working directory first on sys.path, where a file named like a
+            # module (secrets.py) would shadow it; plugins still load from it (plugins.py).
+            sys.executable, "-P", "-m", "callbacks.dispatch_child",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, PARENT_PID_VARIABLE: str(os.getpid())},

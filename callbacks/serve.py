@@ -120,7 +120,8 @@ def build_dispatcher(
         wait_for_log=not config.store.lower().startswith("sqlite:"),
     )
     on_new_work = getattr(store, "on_new_work", None)
-    if on_new_work is not None:  # PostgreSQL: another replica's events wake us at once
+    if on_new_work is not None and dispatcher.config.concurrency:
+        # PostgreSQL: another replica's events wake us at once (if we dispatch at all)
         on_new_work(dispatcher.wake)
     return dispatcher
 
@@ -133,8 +134,7 @@ def build_app(config: ServeConfig) -> Starlette:
     client = rest_client(config, metrics)
     intake: Intake
     mode, reason = config.dispatch_mode()
-    log.info("handlers run %s (%s)", "in a child process" if mode == "process" else
-             "in this process", reason)
+    log.info("dispatch %s: %s", mode, reason)
     if mode == "process":
         # This process only receives and logs; a child dispatches, on another core.
         log_only = build_dispatcher(config, plugins, metrics, client, callback_url, concurrency=0)

@@ -18,13 +18,14 @@ router = Router()
 
 @router.on("*")
 async def record(event: Event, ctx: Any) -> None:
-    """Write (type, identity, call id, path context) as one JSON line."""
+    """Write (type, identity, call id, path context, attempt, pid) as one JSON line."""
     line = {
         "type": event.type,
         "identity": event.identity,
         "call_id": event.call_id,
         "path_context": getattr(ctx, "path_context", None),
         "attempt": getattr(ctx, "attempt", None),
+        "pid": os.getpid(),
     }
     with Path(os.environ["CALLBACKS_TEST_RECORD"]).open("a", encoding="utf-8") as out:  # noqa: ASYNC230 - a test's tiny append
         out.write(json.dumps(line) + "\n")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from callbacks.serve_config import ServeConfig
 from tests.conftest import sample_json
 from tests.postgres_support import POSTGRES_URL, admin, needs_postgres, with_options
 from tests.servers import ROOT, free_port, read_records, start_cli, stop, wait_until_ready
@@ -83,6 +85,65 @@ def _start(
     base = f"http://127.0.0.1:{port}"
     wait_until_ready(base + "/readyz", process)
     return process, base
+
+
+def test_by_default_handlers_run_in_a_child_where_auto_says_so(tmp_path: Path) -> None:
+    """Without --dispatch, the server runs handlers where ``dispatch_mode()`` says: in a child
+    process on a Linux machine with two or more CPUs (CI), in its own process otherwise."""
+    expected, _ = ServeConfig(auth="none", store=f"sqlite:///{tmp_path / 'log.db'}").dispatch_mode()
+    record = tmp_path / "record.jsonl"
+    port = free_port()
+    process = start_cli(
+        "serve", "--port", str(port), "--auth", "none", "--handlers", PLUGIN,
+        "--store", f"sqlite:///{tmp_path / 'log.db'}",
+        env={"CALLBACKS_TEST_RECORD": str(record)},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ready(base + "/readyz", process)
+        _post(base, "call-d", range(1, 3))
+        assert _wait(lambda: len(read_records(record)) == 2)
+        pids = {r["pid"] for r in read_records(record)}
+    finally:
+        output = stop(process, signal.SIGTERM)
+    assert process.returncode == 0, output
+    if expected == "process":
+        assert pids and process.pid not in pids
+        assert pids <= set(_children_seen(output))
+    else:
+        assert pids == {process.pid}
+    assert f"dispatch {expected}:" in output
+
+
+def _children_seen(output: str) -> list[int]:
+    """The pids of the children the server's log says it started."""
+    return [int(pid) for pid in re.findall(r"dispatcher process (\d+) started", output)]
+
+
+def test_a_file_in_the_working_directory_does_not_shadow_the_child_s_modules(
+    tmp_path: Path,
+) -> None:
+    """The child does not put the working directory first on sys.path: a ``secrets.py``
+    there (the standard library's secrets) would otherwise stop it at every start."""
+    (tmp_path / "secrets.py").write_text("raise ImportError('the secrets.py of the project')\n")
+    record = tmp_path / "record.jsonl"
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "callbacks"), "serve", "--port", str(port),
+         "--auth", "none", "--handlers", PLUGIN, "--dispatch", "process",
+         "--store", f"sqlite:///{tmp_path / 'log.db'}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "CALLBACKS_TEST_RECORD": str(record)},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ready(base + "/readyz", process)
+        _post(base, "call-s", range(1, 2))
+        assert _wait(lambda: len(read_records(record)) == 1)
+    finally:
+        output = stop(process, signal.SIGTERM)
+    assert process.returncode == 0, output
+    assert "the secrets.py of the project" not in output
 
 
 def test_a_child_process_runs_the_handlers_in_order_and_its_metrics_are_served(

@@ -191,3 +191,24 @@ async def test_events_of_a_killed_process_are_dispatched_after_restart(
     final = await statuses(url)
     assert set(final.values()) == {EventStatus.DONE}
     assert len(final) == 7
+
+
+async def test_a_log_only_process_leaves_its_owner_s_claims_to_the_dispatching_one(
+    tmp_path: Path,
+) -> None:
+    """Under --dispatch process the server (concurrency 0) and its child share an owner name:
+    the server opening the log, even after the child (a database that came up late), must not
+    take back the calls the child holds for runs in progress."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    async with open_store(url) as store:
+        await store.append(ga_events("c", 1), None)
+        [claim] = await store.claim_calls("host-1", 10, 600.0)  # the child, mid-run
+        assert claim.call_id == "c"
+        log_only = Dispatcher(open_store(url), Router(), context,
+                              DispatchConfig(concurrency=0), owner="host-1")
+        await log_only.start()
+        try:
+            assert await store.claim_calls("host-2", 10, 600.0) == []  # still held
+        finally:
+            await log_only.stop()
+        assert await store.claim_calls("host-2", 10, 600.0) == []  # and not released at stop
