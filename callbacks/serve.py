@@ -134,7 +134,7 @@ def build_app(config: ServeConfig) -> Starlette:
     client = rest_client(config, metrics)
     intake: Intake
     mode, reason = config.dispatch_mode()
-    log.info("dispatch %s: %s", mode, reason)
+    log.info("dispatch %s (%s)", mode, reason)
     if mode == "process":
         # This process only receives and logs; a child dispatches, on another core.
         log_only = build_dispatcher(config, plugins, metrics, client, callback_url, concurrency=0)

@@ -112,7 +112,7 @@ def test_by_default_handlers_run_in_a_child_where_auto_says_so(tmp_path: Path) -
         assert pids <= set(_children_seen(output))
     else:
         assert pids == {process.pid}
-    assert f"dispatch {expected}:" in output
+    assert f"dispatch {expected} (" in output
 
 
 def _children_seen(output: str) -> list[int]:
