@@ -87,6 +87,21 @@ def _start(
     return process, base
 
 
+def _serve_in(
+    cwd: Path, port: int, record: Path, *, log: Path | None = None, start_new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """``callbacks serve --dispatch process`` started in ``cwd``, its log ``cwd/log.db`` unless
+    told otherwise."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "callbacks"), "serve", "--port", str(port),
+         "--auth", "none", "--handlers", PLUGIN, "--dispatch", "process",
+         "--store", f"sqlite:///{log or cwd / 'log.db'}"],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT),
+                      "CALLBACKS_TEST_RECORD": str(record)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=start_new_session,
+    )
+
+
 def test_by_default_handlers_run_in_a_child_where_auto_says_so(tmp_path: Path) -> None:
     """Without --dispatch, the server runs handlers where ``dispatch_mode()`` says: in a child
     process on a Linux machine with two or more CPUs (CI), in its own process otherwise."""
@@ -128,13 +143,7 @@ def test_a_file_in_the_working_directory_does_not_shadow_the_child_s_modules(
     (tmp_path / "secrets.py").write_text("raise ImportError('the secrets.py of the project')\n")
     record = tmp_path / "record.jsonl"
     port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "callbacks"), "serve", "--port", str(port),
-         "--auth", "none", "--handlers", PLUGIN, "--dispatch", "process",
-         "--store", f"sqlite:///{tmp_path / 'log.db'}"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "CALLBACKS_TEST_RECORD": str(record)},
-    )
+    process = _serve_in(tmp_path, port, record)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(base + "/readyz", process)
@@ -256,14 +265,7 @@ def test_ctrl_c_to_the_whole_group_stops_the_server_first_and_starts_no_new_chil
     the child waits for the server to stop it instead of exiting, and is not restarted."""
     record = tmp_path / "record.jsonl"
     port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "callbacks"), "serve", "--port", str(port),
-         "--auth", "none", "--handlers", PLUGIN, "--dispatch", "process",
-         "--store", f"sqlite:///{tmp_path / 'log.db'}"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT),
-                       "CALLBACKS_TEST_RECORD": str(record)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    process = _serve_in(ROOT, port, record, log=tmp_path / "log.db", start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base + "/readyz", process)
