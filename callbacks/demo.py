@@ -3,9 +3,9 @@
 It starts the local Call Automation emulator and the receiver (``callbacks serve``'s app in this
 process, its handlers where ``--dispatch auto`` puts them: free ports, a temporary SQLite log,
 JWT and secret verification on), enables the built-in ``reminder`` plugin, and places one
-reminder call whose simulated callee presses 1 after the first prompt. Once the call has ended it prints the call's timeline — every REST call
-the handlers made and every callback the service posted, with its time offset — and the flow's
-outcome as ``callbacks flows`` reports it.
+reminder call whose simulated callee presses 1 after the first prompt. Once the call has ended
+it prints the call's timeline — every REST call the handlers made and every callback the service
+posted, with its time offset — and the flow's outcome as ``callbacks flows`` reports it.
 """
 
 from __future__ import annotations
