@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from callbacks.cli import ConfigError, env
 from callbacks.dispatch import default_owner
@@ -94,6 +95,11 @@ class ServeConfig:
     callback_url: str | None = field(default=None, repr=False)
     log_format: str = "auto"
 
+    def in_memory_log(self) -> bool:
+        """Whether the log lives in this process's memory, which no other process can open
+        (``sqlite:///:memory:``, percent-encoded or not, as the store URL is decoded)."""
+        return ":memory:" in unquote(self.store)
+
     def dispatch_mode(self) -> tuple[str, str]:
         """Where handlers run, ``inline`` or ``process``, and why (for the start-up line).
 
@@ -105,7 +111,7 @@ class ServeConfig:
             return self.dispatch, "--dispatch " + self.dispatch
         if self.concurrency == 0:
             return "inline", "--concurrency 0 runs no handlers"
-        if ":memory:" in self.store:
+        if self.in_memory_log():
             return "inline", "an in-memory log cannot be shared with a second process"
         if not sys.platform.startswith("linux"):
             return "inline", "--dispatch process is only the default on Linux"
@@ -134,7 +140,7 @@ class ServeConfig:
             )
         if self.dispatch == "process" and self.concurrency == 0:
             raise ConfigError("--dispatch process with --concurrency 0 would run no handlers")
-        if self.dispatch == "process" and ":memory:" in self.store:
+        if self.dispatch == "process" and self.in_memory_log():
             raise ConfigError(
                 "--dispatch process needs a log both processes can open, not sqlite:///:memory:"
             )
