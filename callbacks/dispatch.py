@@ -111,16 +111,14 @@ class Dispatcher:
 
     async def _open(self) -> None:
         await self.store.open()
-        if self.config.concurrency == 0:
-            # Only a dispatching process takes back this owner's claims: under --dispatch
-            # process the claims under our name are the child's, held for runs in progress.
-            self._accepting = True
-            log.info("this process logs events and runs no handlers (concurrency 0)")
-            return
-        recovered = await self.store.recover(self.owner)
-        if recovered:
+        # Only a dispatching process takes back this owner's claims: under --dispatch process
+        # the claims under our name are the child's, held for runs in progress.
+        if self.config.concurrency and (recovered := await self.store.recover(self.owner)):
             log.info("took back %d call(s) left claimed by an earlier run", recovered)
         self._accepting = True
+        if self.config.concurrency == 0:
+            log.info("this process logs events and runs no handlers (concurrency 0)")
+            return
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="callbacks-dispatch")
         self._leases.start()
 

@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from callbacks.cli import ConfigError, env
 from callbacks.dispatch import default_owner
@@ -22,6 +21,7 @@ from callbacks.limits import (
     MAX_DEPTH_CEILING,
 )
 from callbacks.logs import LOG_FORMATS
+from callbacks.store import open_store
 
 AUTH_MODES = ("secret", "jwt", "jwt+secret", "none")
 DISPATCH_MODES = ("auto", "inline", "process")
@@ -96,9 +96,12 @@ class ServeConfig:
     log_format: str = "auto"
 
     def in_memory_log(self) -> bool:
-        """Whether the log lives in this process's memory, which no other process can open
-        (``sqlite:///:memory:``, percent-encoded or not, as the store URL is decoded)."""
-        return ":memory:" in unquote(self.store)
+        """Whether ``--store`` names a log no other process can open (``sqlite:///:memory:``,
+        however it is spelled); False for a malformed URL, which serve refuses on its own."""
+        try:
+            return not open_store(self.store).shareable
+        except ValueError:
+            return False
 
     def dispatch_mode(self) -> tuple[str, str]:
         """Where handlers run, ``inline`` or ``process``, and why (for the start-up line).

@@ -162,6 +162,7 @@ def test_a_module_in_the_current_directory_loads_without_pythonpath(tmp_path: Pa
         ({}, "darwin", 8, "inline", "only the default on Linux"),
         ({"store": "sqlite:///:memory:"}, "linux", 2, "inline", "in-memory log"),
         ({"store": "sqlite:///%3Amemory%3A"}, "linux", 2, "inline", "in-memory log"),
+        ({"store": "sqlite:///data/:memory:.db"}, "linux", 2, "process", "2 CPUs"),  # a file
         ({"concurrency": 0}, "linux", 2, "inline", "--concurrency 0"),
         ({"dispatch": "inline"}, "linux", 2, "inline", "--dispatch inline"),
         ({"dispatch": "process"}, "linux", 1, "process", "--dispatch process"),

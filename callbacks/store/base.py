@@ -80,6 +80,11 @@ class EventStore(ABC):
     async def ready(self) -> bool:
         """Whether the log can take writes now."""
 
+    @property
+    def shareable(self) -> bool:
+        """Whether another process can open this same log (not an in-memory database)."""
+        return True
+
     def stored_text(self, value: str) -> str:
         """``value`` (an event id, call id or handler name) as this log stores and reports it:
         compare those the log hands back with this, not with what a sender wrote."""

@@ -84,6 +84,11 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         return f"SQLiteStore({self.path!r}, synchronous={self.synchronous.value})"
 
     @property
+    def shareable(self) -> bool:
+        """An in-memory database belongs to this process."""
+        return self.path != ":memory:"
+
+    @property
     def commits(self) -> int:
         """Write transactions committed since open."""
         return self._writer.commits if self._writer is not None else 0
