@@ -103,7 +103,7 @@ class Replicas:
             "--log-level", "warning",
             # Handlers in the replica's own process: it dispatches from the moment it answers
             # ready, so the calls spread over all three before the kill. A child process starts
-            # dispatching about a second later, when the others may hold every call already.
+            # dispatching half a second or more later, when the others may hold every call.
             "--dispatch", "inline",
             env={
                 "CALLBACKS_SECRET": SECRET,
