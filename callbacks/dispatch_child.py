@@ -22,6 +22,7 @@ import signal
 import sys
 from typing import Any, BinaryIO
 
+from callbacks import gc_tuning
 from callbacks.dispatch import Dispatcher
 from callbacks.dispatch_process import PARENT_PID_VARIABLE
 from callbacks.flows_cli import load_enabled, serve_callback_url
@@ -98,6 +99,7 @@ async def _run(protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
         if client is not None:
             await stack.enter_async_context(client)
         await dispatcher.start()
+        gc_tuning.tune()
         tasks = [
             asyncio.create_task(_listen(reader, dispatcher, stop)),
             asyncio.create_task(_report(metrics, out)),

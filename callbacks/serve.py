@@ -16,6 +16,7 @@ import httpx2
 import uvicorn
 from starlette.applications import Starlette
 
+from callbacks import gc_tuning
 from callbacks.app import create_app
 from callbacks.auth import AllOf, Authenticator, NoAuthenticator, SecretAuthenticator
 from callbacks.cli import ConfigError
@@ -204,5 +205,6 @@ def run(args: argparse.Namespace) -> int:
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal under the handler that
     # was installed before it started; with this one the re-raise is a no-op and we exit 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    gc_tuning.tune()
     server.run()
     return 0 if server.started else 1
