@@ -47,7 +47,7 @@ async def run(commits: int, group: int, restart: bool) -> None:
         writer, reader = open_connections(path, Synchronous.NORMAL, 5.0)
         done = 0
         checkpointer = Checkpointer(
-            path, lambda: done, restart_frames=RESTART_FRAMES if restart else 2**62
+            path, restart_frames=RESTART_FRAMES if restart else 2**62
         )
         checkpointer.start()
         cpu: list[float] = []

@@ -84,6 +84,8 @@ class DispatchProcess:
 
     async def start(self) -> None:
         """Open the log, then start the child (and keep it running)."""
+        # The child checkpoints the log while it runs: it has CPU to spare, this process not.
+        self.store.maintain_elsewhere(self._child_running)
         await self._log.start()
         self._supervisor = asyncio.create_task(self._supervise(), name="callbacks-dispatcher")
 
@@ -95,6 +97,10 @@ class DispatchProcess:
                 asyncio.get_running_loop().call_soon(self._notify)
             self._new_work.update(event.call_id for event in events)
         return receipt
+
+    def _child_running(self) -> bool:
+        child = self._child
+        return child is not None and child.returncode is None
 
     async def ready(self) -> bool:
         """Whether events can be accepted (the child's state does not change that)."""

@@ -284,3 +284,51 @@ def test_ctrl_c_to_the_whole_group_stops_the_server_first_and_starts_no_new_chil
     assert "starting it again" not in output
     assert output.count("dispatcher process") == 1, output  # started once, never again
     assert not _alive(child)
+
+
+async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callbacks.dispatch_process import DispatchProcess
+    from callbacks.flows_cli import load_enabled
+    from callbacks.metrics import Metrics
+    from callbacks.serve import build_dispatcher
+    from callbacks.store.sqlite import SQLiteStore
+
+    monkeypatch.setenv("CALLBACKS_TEST_RECORD", str(tmp_path / "record.jsonl"))
+    config = ServeConfig(
+        auth="none", store=f"sqlite:///{tmp_path / 'log.db'}", handlers=[PLUGIN],
+        dispatch="process",
+    )
+    metrics = Metrics()
+    plugins = load_enabled(config.handlers, config.config_file)
+    intake = DispatchProcess(
+        build_dispatcher(config, plugins, metrics, None, None, concurrency=0), config, metrics,
+        restart_delay=30,
+    )
+    store = intake.store
+    assert isinstance(store, SQLiteStore)
+
+    def dispatch_children() -> list[int]:
+        return [
+            pid for pid in _children(os.getpid())
+            if b"dispatch_child" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+
+    async def eventually(condition: Callable[[], bool]) -> bool:
+        for _ in range(300):
+            if condition():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    assert not store.checkpoints_paused
+    await intake.start()
+    try:
+        assert await eventually(lambda: len(dispatch_children()) == 1)
+        assert store.checkpoints_paused
+        os.kill(dispatch_children()[0], signal.SIGKILL)
+        # No child for the next 30 s: this process checkpoints again meanwhile.
+        assert await eventually(lambda: not store.checkpoints_paused)
+    finally:
+        await intake.stop()

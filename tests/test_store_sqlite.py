@@ -149,8 +149,7 @@ async def test_the_wal_starts_over_under_sustained_writes(tmp_path: Path) -> Non
     path = str(tmp_path / "log.db")
     writer, reader = open_connections(path, Synchronous.NORMAL, 5.0)
     writer.execute("CREATE TABLE blobs (b BLOB)")
-    commits = 0
-    checkpointer = Checkpointer(path, lambda: commits, interval=0.01, restart_frames=256)
+    checkpointer = Checkpointer(path, interval=0.01, restart_frames=256)
     checkpointer.start()
     wal = tmp_path / "log.db-wal"
     written = biggest = 0
@@ -159,7 +158,6 @@ async def test_the_wal_starts_over_under_sustained_writes(tmp_path: Path) -> Non
             await wait_unlocked(lambda: writer.execute("BEGIN IMMEDIATE"), 5.0)
             writer.executemany("INSERT INTO blobs VALUES (?)", [(b"x" * 4000,)] * 8)
             writer.execute("COMMIT")
-            commits += 1
             written += 8 * 4096
             biggest = max(biggest, wal.stat().st_size)
             await asyncio.sleep(0.001)  # the lock is free between groups, as in a server
@@ -169,3 +167,39 @@ async def test_the_wal_starts_over_under_sustained_writes(tmp_path: Path) -> Non
         writer.close()
     assert biggest < written / 4, f"the WAL grew to {biggest} bytes of {written} written"
     assert checkpointer.restarts > 0
+
+
+async def test_a_paused_checkpointer_leaves_the_wal_to_another_process(tmp_path: Path) -> None:
+    """While paused (another process checkpoints) it copies nothing back, whoever writes; once
+    unpaused it catches up, counting the commits of connections other than its own."""
+    path = str(tmp_path / "log.db")
+    writer, reader = open_connections(path, Synchronous.NORMAL, 5.0)
+    writer.execute("CREATE TABLE blobs (b BLOB)")
+    paused = True
+    checkpointer = Checkpointer(
+        path, interval=0.01, restart_frames=64, paused=lambda: paused
+    )
+    checkpointer.start()
+    wal = tmp_path / "log.db-wal"
+
+    async def write(groups: int) -> None:
+        for _ in range(groups):
+            await wait_unlocked(lambda: writer.execute("BEGIN IMMEDIATE"), 5.0)
+            writer.executemany("INSERT INTO blobs VALUES (?)", [(b"x" * 4000,)] * 8)
+            writer.execute("COMMIT")
+            await asyncio.sleep(0.002)
+
+    try:
+        await write(40)
+        assert checkpointer.restarts == 0
+        assert wal.stat().st_size > 40 * 8 * 4096  # every frame ever written is still there
+        paused = False
+        for _ in range(200):
+            await write(1)
+            if checkpointer.restarts:
+                break
+        assert checkpointer.restarts > 0
+    finally:
+        await checkpointer.close()
+        reader.close()
+        writer.close()

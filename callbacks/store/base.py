@@ -19,7 +19,7 @@ Errors: :class:`StoreError` (cannot do it now: closed, commit failed, locked) an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from callbacks.events import Event
@@ -84,6 +84,11 @@ class EventStore(ABC):
     def shareable(self) -> bool:
         """Whether another process can open this same log (not an in-memory database)."""
         return True
+
+    def maintain_elsewhere(self, while_: Callable[[], bool]) -> None:
+        """Leave the log's housekeeping (SQLite: WAL checkpoints) to another process that has
+        the same log open, as long as ``while_()`` returns True. Nothing to leave by default."""
+        return
 
     def stored_text(self, value: str) -> str:
         """``value`` (an event id, call id or handler name) as this log stores and reports it:

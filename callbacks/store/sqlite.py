@@ -76,6 +76,7 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         self._lock_timeout = lock_timeout
         self._writer: GroupCommitWriter | None = None
         self._checkpointer: Checkpointer | None = None
+        self._maintained_elsewhere: Callable[[], bool] = lambda: False
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
         self._closed = False
@@ -92,6 +93,15 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
     def commits(self) -> int:
         """Write transactions committed since open."""
         return self._writer.commits if self._writer is not None else 0
+
+    def maintain_elsewhere(self, while_: Callable[[], bool]) -> None:
+        """Pause this process's WAL checkpoints while ``while_()`` returns True."""
+        self._maintained_elsewhere = while_
+
+    @property
+    def checkpoints_paused(self) -> bool:
+        """Whether this process leaves the WAL checkpoints to another one just now."""
+        return self._maintained_elsewhere()
 
     async def open(self) -> None:
         """Open both connections off the loop, migrate, start the writer."""
@@ -114,7 +124,9 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         )
         self._writer.start()
         if not memory:
-            self._checkpointer = Checkpointer(self.path, lambda: self.commits)
+            self._checkpointer = Checkpointer(
+                self.path, paused=lambda: self.checkpoints_paused
+            )
             self._checkpointer.start()
 
     async def close(self) -> None:

@@ -48,21 +48,27 @@ long, plus the copy and an fsync, once a round."""
 
 
 class Checkpointer:
-    """Runs a passive checkpoint every ``interval`` seconds while commits keep coming, and
-    restarts the WAL once it is long."""
+    """Runs a passive checkpoint every ``interval`` seconds while commits keep coming (from any
+    connection, in any process), and restarts the WAL once it is long.
+
+    ``paused`` is asked before every round: while it returns True, another process checkpoints
+    this log and this one does nothing (``callbacks serve``'s receiving process, while its
+    dispatching child runs: the child has the spare CPU, the receiver has none).
+    """
 
     def __init__(
         self,
         path: str,
-        commits: Callable[[], int],
         *,
         interval: float = 0.5,
         restart_frames: int = RESTART_FRAMES,
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self._path = path
-        self._commits = commits
         self._interval = interval
         self._restart_frames = restart_frames
+        self._paused = paused
+        self._seen: int | None = None  # PRAGMA data_version at the last round
         self.restarts = 0
         """RESTART checkpoints that completed (the next write starts the WAL over)."""
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="callbacks-sqlite-checkpoint")
@@ -84,13 +90,10 @@ class Checkpointer:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        seen = self._commits()
         while True:
             await asyncio.sleep(self._interval)
-            now = self._commits()
-            if now == seen:
+            if self._paused():
                 continue
-            seen = now
             try:
                 await loop.run_in_executor(self._executor, self._checkpoint)
             except sqlite3.Error as exc:  # busy or locked: the next round tries again
@@ -99,6 +102,12 @@ class Checkpointer:
     def _checkpoint(self) -> None:
         if self._conn is None:
             self._conn = sqlite3.connect(self._path, isolation_level=None, timeout=0)
+        # Changes whenever another connection has committed since the last look: a round
+        # without new commits costs this one read of the WAL index.
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._seen:
+            return
+        self._seen = version
         _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if frames < self._restart_frames:
             return
