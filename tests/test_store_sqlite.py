@@ -203,3 +203,39 @@ async def test_a_paused_checkpointer_leaves_the_wal_to_another_process(tmp_path:
         await checkpointer.close()
         reader.close()
         writer.close()
+
+
+async def test_a_locked_database_is_tried_again_at_once_then_after_growing_delays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """For the first millisecond at every loop iteration (sleep(0)), then 1, 2, 4, 4 ms."""
+    from callbacks.store import sqlite_writer
+
+    clock = [100.0]
+    delays: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+        clock[0] += max(delay, 0.0004)  # an iteration of a busy loop takes a while too
+
+    monkeypatch.setattr(sqlite_writer.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(sqlite_writer.asyncio, "sleep", sleep)
+    failures = 7
+
+    def begin() -> str:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return "begun"
+
+    assert await wait_unlocked(begin, 5.0) == "begun"
+    assert delays == [0, 0, 0, 0.001, 0.002, 0.004, 0.004]
+
+    def broken() -> str:
+        raise sqlite3.OperationalError("no such table: events")
+
+    delays.clear()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await wait_unlocked(broken, 5.0)
+    assert delays == []
