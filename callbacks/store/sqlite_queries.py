@@ -26,9 +26,10 @@ INT64 = 2**63
 PAGE = 500
 """Rows per read when listing: bounds memory whatever the log's size."""
 LANE_HAS_WORK = """INSERT INTO lanes (lane, ready, ready_at) VALUES (?, 1, ?)
-    ON CONFLICT (lane) DO UPDATE SET ready = 1,
-    ready_at = CASE WHEN lanes.ready = 1 THEN lanes.ready_at ELSE excluded.ready_at END"""
-"""Mark a lane as having work (keeping its place in line if it had some already)."""
+    ON CONFLICT (lane) DO UPDATE SET ready = 1, ready_at = excluded.ready_at
+    WHERE lanes.ready = 0"""
+"""Mark a lane as having work (keeping its place in line if it had some already). A lane that
+has work already is not written at all, rather than rewritten with the same values."""
 _FULL_TYPE_PREFIX = "Microsoft."
 
 
