@@ -94,6 +94,7 @@ async def _run(protocol_in: BinaryIO, protocol_out: BinaryIO) -> int:
     client = rest_client(config, metrics)
     callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
     dispatcher = build_dispatcher(config, plugins, metrics, client, callback_url)
+    dispatcher.store.favour_other_writers()  # the receiving process waits on our commits
     stop = asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         if client is not None:

@@ -239,3 +239,24 @@ async def test_a_locked_database_is_tried_again_at_once_then_after_growing_delay
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         await wait_unlocked(broken, 5.0)
     assert delays == []
+
+
+@pytest.mark.parametrize("favour", [False, True])
+async def test_a_store_that_favours_other_writers_commits_on_the_loop(
+    tmp_path: Path, favour: bool
+) -> None:
+    """At ``synchronous=full`` every COMMIT goes to the commit thread, unless the store was
+    told that another process waits on its write lock (the dispatching child)."""
+    store = SQLiteStore(str(tmp_path / "log.db"), synchronous=Synchronous.FULL)
+    if favour:
+        store.favour_other_writers()
+    await store.open()
+    try:
+        for n in range(3):
+            assert (await store.append(ga_events("c", n + 1), None)).accepted == 1
+        writer = store._writer
+        assert writer is not None
+        assert writer.commits >= 3
+        assert writer.commits_in_thread == (0 if favour else writer.commits)
+    finally:
+        await store.close()

@@ -90,6 +90,11 @@ class EventStore(ABC):
         the same log open, as long as ``while_()`` returns True. Nothing to leave by default."""
         return
 
+    def favour_other_writers(self) -> None:
+        """Another process writes to this log and waits while this one holds the write lock:
+        hold it as briefly as possible. Call before :meth:`open`. Nothing to do by default."""
+        return
+
     def stored_text(self, value: str) -> str:
         """``value`` (an event id, call id or handler name) as this log stores and reports it:
         compare those the log hands back with this, not with what a sender wrote."""

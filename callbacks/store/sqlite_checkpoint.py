@@ -17,8 +17,8 @@ checkpoint, so that the next transaction writes the WAL from its beginning again
 takes the write lock (waiting up to ``RESTART_PATIENCE_MS`` for it), copies what the passive
 round left behind (the frames written meanwhile), fsyncs the database file and waits for readers
 to leave the WAL, all while holding it: writes wait that long. Measured under full load with
-``--dispatch process`` (two processes, each with a checkpointer): 14 restarts in ~9 s, each
-taking 5-20 ms (waiting for the lock included). The writers' event loops do not block
+``--dispatch process`` (when both processes still had a checkpointer): 14 restarts in ~9 s,
+each taking 5-20 ms (waiting for the lock included). The writers' event loops do not block
 meanwhile: they retry (``wait_unlocked``).
 
 Measured with ``callbacks serve --concurrency 0`` and ``wrk -t2 -c64 -d6s -s bench/post.lua``,
