@@ -182,7 +182,10 @@ def guarded_protocol(*, header_bytes: int, header_timeout: float) -> type[asynci
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._await_headers()
+            # The deadline starts only if a chunk ends before the headers do (data_received):
+            # most requests' headers arrive whole, and then no timer is set and cancelled.
+            self._received = 0
+            self._awaiting_headers = True
 
         def on_headers_complete(self) -> None:
             self._stop_waiting()
@@ -211,6 +214,8 @@ def guarded_protocol(*, header_bytes: int, header_timeout: float) -> type[asynci
                 log.info("refused a request whose headers passed %d bytes", header_bytes)
                 message = f"request headers are larger than {header_bytes} bytes"
                 self._refuse(431, "headers_too_large", message)
+            elif self._deadline is None:
+                self._deadline = self.loop.call_later(header_timeout, self._headers_too_slow)
 
         def _head_size(self) -> int:
             fields = sum(len(name) + len(value) + 4 for name, value in self.headers)

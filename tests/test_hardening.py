@@ -154,6 +154,19 @@ def test_headers_that_arrive_too_slowly_are_408(limited_server: int) -> None:
         assert time.monotonic() - started < 3
 
 
+def test_headers_of_a_later_request_that_stall_are_408(limited_server: int) -> None:
+    """On a keep-alive connection the deadline starts with the chunk that leaves the headers
+    unfinished (uvicorn's keep-alive timer stops at the first byte of the next request)."""
+    with connect(limited_server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(sock)[0] == 200
+        started = time.monotonic()
+        sock.sendall(post_head(2)[:10])
+        status, _, body = read_response(sock)
+        assert (status, json.loads(body)["code"]) == (408, "request_timeout")
+        assert time.monotonic() - started < 3
+
+
 def test_a_body_that_arrives_too_slowly_is_408(limited_server: int) -> None:
     with connect(limited_server) as sock:
         started = time.monotonic()
