@@ -24,15 +24,13 @@ from typing import Any, BinaryIO
 
 from callbacks import gc_tuning
 from callbacks.dispatch import Dispatcher
-from callbacks.dispatch_process import PARENT_PID_VARIABLE
+from callbacks.dispatch_process import PARENT_PID_VARIABLE, REPORT_INTERVAL
 from callbacks.flows_cli import load_enabled, serve_callback_url
 from callbacks.logs import configure_logging
 from callbacks.metrics import Metrics
 from callbacks.serve import build_dispatcher, rest_client
 from callbacks.serve_config import ServeConfig
 
-REPORT_INTERVAL = 1.0
-"""Seconds between metric snapshots sent to the server."""
 _PR_SET_PDEATHSIG = 1
 
 

@@ -13,7 +13,8 @@ The two talk through the child's standard streams, one JSON document per line:
   then, after each commit, the call ids of the new events, so that it starts on them at once
   (without these it would still find them, at its next poll);
 - from the child: a snapshot of its metrics every second, merged into this process's
-  ``GET /metrics``.
+  ``GET /metrics``. While they keep coming, the child also checkpoints the SQLite log's WAL
+  and this process does not (:data:`CHECKPOINT_HANDOVER`).
 
 The child dies with this process (``PR_SET_PDEATHSIG``), so a restarted server never runs beside
 the old child, and stops when its input ends (it ignores SIGINT and SIGTERM, so that Ctrl-C or a
@@ -45,6 +46,11 @@ log = logging.getLogger("callbacks.dispatch")
 
 PARENT_PID_VARIABLE = "CALLBACKS_DISPATCH_PARENT"
 """Set for the child: the pid it must die with."""
+REPORT_INTERVAL = 1.0
+"""Seconds between the child's metric snapshots."""
+CHECKPOINT_HANDOVER = 3 * REPORT_INTERVAL
+"""Seconds without a report from the child after which this process checkpoints the log
+again (the child's loop is blocked, or it is gone): the WAL grows for at most that long."""
 _NOTIFY_BUFFER_LIMIT = 1 << 20
 """Bytes of unread notifications past which more are dropped (the child polls the log)."""
 _REPORT_LIMIT = 16 << 20
@@ -76,6 +82,7 @@ class DispatchProcess:
         # Calls with new events, sent to the child once per loop iteration: the requests that
         # shared a commit all resume in the same iteration, so that is one line per commit.
         self._new_work: set[str | None] = set()
+        self._last_report: float | None = None  # time.monotonic() of the child's last report
 
     @property
     def store(self) -> EventStore:
@@ -84,8 +91,8 @@ class DispatchProcess:
 
     async def start(self) -> None:
         """Open the log, then start the child (and keep it running)."""
-        # The child checkpoints the log while it runs: it has CPU to spare, this process not.
-        self.store.maintain_elsewhere(self._child_running)
+        # The child checkpoints the log while it reports: it has CPU to spare, this process not.
+        self.store.maintain_elsewhere(self._child_reporting)
         await self._log.start()
         self._supervisor = asyncio.create_task(self._supervise(), name="callbacks-dispatcher")
 
@@ -98,9 +105,11 @@ class DispatchProcess:
             self._new_work.update(event.call_id for event in events)
         return receipt
 
-    def _child_running(self) -> bool:
-        child = self._child
-        return child is not None and child.returncode is None
+    def _child_reporting(self) -> bool:
+        """Whether the child sent a report lately: its loop runs, and with it the checkpoints
+        of its log. A child that is still starting, or whose loop a handler blocks, does not."""
+        last = self._last_report
+        return last is not None and time.monotonic() - last < CHECKPOINT_HANDOVER
 
     async def ready(self) -> bool:
         """Whether events can be accepted (the child's state does not change that)."""
@@ -171,6 +180,7 @@ class DispatchProcess:
         finally:
             reports.cancel()
             await asyncio.gather(reports, return_exceptions=True)
+            self._last_report = None
             if not self._stopping:
                 self._child = None
                 self._metrics.retire_remote()  # a restarted child counts from zero again
@@ -202,5 +212,6 @@ class DispatchProcess:
                 return
             try:
                 self._metrics.merge_remote(json.loads(line))
+                self._last_report = time.monotonic()
             except (ValueError, TypeError) as exc:
                 log.warning("ignored a malformed report from the dispatcher process: %s", exc)

@@ -207,6 +207,11 @@ def guarded_protocol(*, header_bytes: int, header_timeout: float) -> type[asynci
             self._chunk = len(data)
             super().data_received(data)
             if not self._awaiting_headers:
+                if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+                    # Bytes that began no request (blank lines between requests): uvicorn
+                    # stopped its keep-alive timer for them, and nothing else would close an
+                    # idle connection that sends one now and then.
+                    self._await_headers()
                 return
             # Headers still incomplete after this chunk: everything counted so far is headers.
             self._received += len(data)

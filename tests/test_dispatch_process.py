@@ -286,10 +286,13 @@ def test_ctrl_c_to_the_whole_group_stops_the_server_first_and_starts_no_new_chil
     assert not _alive(child)
 
 
-async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_runs(
+async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from callbacks.dispatch_process import DispatchProcess
+    """Paused once the child reports (its loop runs, and its checkpointer with it); resumed
+    when the child's loop stops (SIGSTOP here, a handler blocking it in real life) and when the
+    child is gone."""
+    from callbacks.dispatch_process import CHECKPOINT_HANDOVER, DispatchProcess
     from callbacks.flows_cli import load_enabled
     from callbacks.metrics import Metrics
     from callbacks.serve import build_dispatcher
@@ -315,8 +318,9 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_runs
             if b"dispatch_child" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
 
-    async def eventually(condition: Callable[[], bool]) -> bool:
-        for _ in range(300):
+    async def eventually(condition: Callable[[], bool], within: float = 15.0) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
             if condition():
                 return True
             await asyncio.sleep(0.05)
@@ -325,9 +329,15 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_runs
     assert not store.checkpoints_paused
     await intake.start()
     try:
-        assert await eventually(lambda: len(dispatch_children()) == 1)
-        assert store.checkpoints_paused
-        os.kill(dispatch_children()[0], signal.SIGKILL)
+        assert await eventually(lambda: store.checkpoints_paused)
+        (child,) = dispatch_children()
+        os.kill(child, signal.SIGSTOP)
+        try:
+            assert await eventually(lambda: not store.checkpoints_paused, CHECKPOINT_HANDOVER + 5)
+        finally:
+            os.kill(child, signal.SIGCONT)
+        assert await eventually(lambda: store.checkpoints_paused)
+        os.kill(child, signal.SIGKILL)
         # No child for the next 30 s: this process checkpoints again meanwhile.
         assert await eventually(lambda: not store.checkpoints_paused)
     finally:

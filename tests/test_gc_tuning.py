@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 from callbacks import gc_tuning
+
+
+class Node:
+    """A container that can be part of a reference cycle."""
+
+    other: object
 
 
 def test_tune_freezes_what_exists_and_collects_young_objects_less_often() -> None:
@@ -14,14 +21,17 @@ def test_tune_freezes_what_exists_and_collects_young_objects_less_often() -> Non
         gc_tuning.tune()
         assert gc.get_freeze_count() > frozen_before
         assert gc.get_threshold() == (gc_tuning.YOUNG_THRESHOLD, before[1], before[2])
-        # Cyclic garbage made afterwards is still collected.
-        class Node:
-            other: object
-
-        a, b = Node(), Node()
-        a.other, b.other = b, a
-        del a, b
-        assert gc.collect() >= 2
+        # Cyclic garbage made afterwards is still collected, without being asked: once as
+        # many container objects as the threshold have piled up.
+        first = Node()
+        first.other = first
+        collected = weakref.ref(first)
+        del first
+        for _ in range(gc_tuning.YOUNG_THRESHOLD):
+            node = Node()
+            node.other = node
+        del node
+        assert collected() is None
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)

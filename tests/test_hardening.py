@@ -167,6 +167,17 @@ def test_headers_of_a_later_request_that_stall_are_408(limited_server: int) -> N
         assert time.monotonic() - started < 3
 
 
+def test_blank_lines_do_not_keep_an_idle_connection_open(limited_server: int) -> None:
+    """A CRLF between requests starts no request, but stops uvicorn's keep-alive timer."""
+    with connect(limited_server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(sock)[0] == 200
+        started = time.monotonic()
+        sock.sendall(b"\r\n")
+        assert sock.recv(1) == b""
+        assert time.monotonic() - started < 3
+
+
 def test_a_body_that_arrives_too_slowly_is_408(limited_server: int) -> None:
     with connect(limited_server) as sock:
         started = time.monotonic()

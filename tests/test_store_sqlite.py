@@ -170,8 +170,8 @@ async def test_the_wal_starts_over_under_sustained_writes(tmp_path: Path) -> Non
 
 
 async def test_a_paused_checkpointer_leaves_the_wal_to_another_process(tmp_path: Path) -> None:
-    """While paused (another process checkpoints) it copies nothing back, whoever writes; once
-    unpaused it catches up, counting the commits of connections other than its own."""
+    """While paused (another process checkpoints) it copies nothing back; once unpaused it
+    catches up."""
     path = str(tmp_path / "log.db")
     writer, reader = open_connections(path, Synchronous.NORMAL, 5.0)
     writer.execute("CREATE TABLE blobs (b BLOB)")
@@ -209,6 +209,8 @@ async def test_a_locked_database_is_tried_again_at_once_then_after_growing_delay
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """For the first millisecond at every loop iteration (sleep(0)), then 1, 2, 4, 4 ms."""
+    from types import SimpleNamespace
+
     from callbacks.store import sqlite_writer
 
     clock = [100.0]
@@ -218,8 +220,9 @@ async def test_a_locked_database_is_tried_again_at_once_then_after_growing_delay
         delays.append(delay)
         clock[0] += max(delay, 0.0004)  # an iteration of a busy loop takes a while too
 
-    monkeypatch.setattr(sqlite_writer.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(sqlite_writer.asyncio, "sleep", sleep)
+    # The module's own references only: the event loop keeps the real clock and sleep.
+    monkeypatch.setattr(sqlite_writer, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(sqlite_writer, "asyncio", SimpleNamespace(sleep=sleep))
     failures = 7
 
     def begin() -> str:
@@ -260,3 +263,30 @@ async def test_a_store_that_favours_other_writers_commits_on_the_loop(
         assert writer.commits_in_thread == (0 if favour else writer.commits)
     finally:
         await store.close()
+
+
+async def test_a_checkpoint_round_runs_only_after_some_connection_committed(
+    tmp_path: Path,
+) -> None:
+    """The checkpointer's connection never writes: it sees the writers' commits through
+    ``PRAGMA data_version``, and a round with none since the last checkpoint does nothing."""
+    path = str(tmp_path / "log.db")
+    writer, reader = open_connections(path, Synchronous.NORMAL, 5.0)
+    writer.execute("CREATE TABLE blobs (b BLOB)")
+    checkpointer = Checkpointer(path, interval=3600)  # rounds run by hand below
+
+    async def round_() -> int:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(checkpointer._executor, checkpointer._checkpoint)
+        return checkpointer.rounds
+
+    try:
+        assert await round_() == 1
+        assert await round_() == 1  # nothing committed since
+        writer.execute("INSERT INTO blobs VALUES (x'00')")
+        assert await round_() == 2
+        assert await round_() == 2
+    finally:
+        await checkpointer.close()
+        reader.close()
+        writer.close()

@@ -86,8 +86,9 @@ class EventStore(ABC):
         return True
 
     def maintain_elsewhere(self, while_: Callable[[], bool]) -> None:
-        """Leave the log's housekeeping (SQLite: WAL checkpoints) to another process that has
-        the same log open, as long as ``while_()`` returns True. Nothing to leave by default."""
+        """Leave the log's housekeeping (SQLite: WAL checkpoints) to another process while
+        ``while_()`` returns True: the caller answers whether that process is doing it just
+        now. Nothing to leave by default."""
         return
 
     def favour_other_writers(self) -> None:

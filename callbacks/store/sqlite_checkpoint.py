@@ -68,7 +68,9 @@ class Checkpointer:
         self._interval = interval
         self._restart_frames = restart_frames
         self._paused = paused
-        self._seen: int | None = None  # PRAGMA data_version at the last round
+        self._seen: int | None = None  # PRAGMA data_version at the last completed checkpoint
+        self.rounds = 0
+        """Passive checkpoints that ran (rounds that found no new commit do not count)."""
         self.restarts = 0
         """RESTART checkpoints that completed (the next write starts the WAL over)."""
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="callbacks-sqlite-checkpoint")
@@ -107,8 +109,9 @@ class Checkpointer:
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if version == self._seen:
             return
-        self._seen = version
         _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self._seen = version  # not before: a round that failed is tried again
+        self.rounds += 1
         if frames < self._restart_frames:
             return
         self._conn.execute(f"PRAGMA busy_timeout = {RESTART_PATIENCE_MS}")

@@ -5,8 +5,10 @@ transaction (inserts take microseconds), and the caller resumes only after the C
 its work. Whatever queues while a COMMIT runs shares the next transaction: no fixed gather
 window, so a lone request is not delayed and a burst costs one fsync.
 
-Where a COMMIT runs is the writer's ``commit_thread``. At ``synchronous=full`` it fsyncs, so it
-always runs in a dedicated thread and the loop goes on meanwhile. At ``normal`` it depends on how
+Where a COMMIT runs is the writer's ``commit_thread`` (the store chooses it; the dispatching child
+of ``callbacks serve`` has every COMMIT on its loop, see ``SQLiteStore.favour_other_writers``).
+At ``synchronous=full`` it fsyncs, so it otherwise runs in a dedicated thread and the loop goes
+on meanwhile. At ``normal`` it depends on how
 long the COMMITs take. A short one (a group of single events: a few hundred microseconds of
 writes to the WAL) is cheaper on the loop: the hop to the thread and back, and the two threads
 taking turns at the GIL, cost more CPU than the COMMIT itself, and kept the write lock held until
