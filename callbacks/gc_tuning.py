@@ -5,7 +5,7 @@ deallocations by 700 objects. Sixty-four requests in flight, each with its corou
 dicts and parsed event, cross that hundreds of times a second, and every tenth of those
 collections examines the next generation, every hundredth nearly everything start-up created
 (modules, pydantic validators, plugins): measured in ``callbacks serve`` under ``wrk -t2 -c64``,
-about 9 % of the receiving process's CPU time went to collecting, almost all of it finding
+about 10 % of the receiving process's CPU time went to collecting, almost all of it finding
 nothing, since requests free their objects by reference counting.
 
 :func:`tune` moves what exists at start-up out of the collector's sight (``gc.freeze``) and raises

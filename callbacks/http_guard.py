@@ -50,7 +50,7 @@ class CoalescingTransport(asyncio.Transport):
     second one in the same iteration joins it, or until the end of the iteration sends it alone
     (``call_soon``): nothing waits past the app's own turn on the loop. Whatever ends or hands
     over the connection sends what waits first. Measured with ``callbacks serve`` and ``wrk -t2
-    -c64 -d8s -s bench/post.lua``, six alternating pairs: +2 % to +24 % requests/s, 3-20 us less
+    -c64 -d8s -s bench/post.lua``, six alternating pairs: +2 % to +24 % requests/s, 4-26 us less
     server CPU per request, and wrk's own CPU per request down from 25-29 us to 19-25 us.
     """
 
