@@ -126,7 +126,7 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
             None, open_connections, self.path, self.synchronous, self._lock_timeout
         )
         self._write_conn, self._read_conn = writer, reader
-        memory = self.path == ":memory:"
+        memory = not self.shareable
         commit_thread: CommitThread = (
             "never" if memory or self._favour_others
             else "always" if self.synchronous is Synchronous.FULL

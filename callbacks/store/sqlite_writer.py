@@ -8,12 +8,12 @@ window, so a lone request is not delayed and a burst costs one fsync.
 Where a COMMIT runs is the writer's ``commit_thread`` (the store chooses it; the dispatching child
 of ``callbacks serve`` has every COMMIT on its loop, see ``SQLiteStore.favour_other_writers``).
 At ``synchronous=full`` it fsyncs, so it otherwise runs in a dedicated thread and the loop goes
-on meanwhile. At ``normal`` it depends on how
-long the COMMITs take. A short one (a group of single events: a few hundred microseconds of
-writes to the WAL) is cheaper on the loop: the hop to the thread and back, and the two threads
-taking turns at the GIL, cost more CPU than the COMMIT itself, and kept the write lock held until
-the thread got to it. A long one (a group of 10-event arrays, ~1 ms) is better in the thread,
-where the loop parses the next requests meanwhile. Measured with ``callbacks serve`` (inline
+on meanwhile. At ``normal`` it depends on how long the COMMITs take. A short one (a group of
+single events: a few hundred microseconds of writes to the WAL) is cheaper on the loop: the hop
+to the thread and back, and the two threads taking turns at the GIL, cost more CPU than the
+COMMIT itself, and kept the write lock held until the thread got to it. A long one (a group of
+10-event arrays, ~1 ms) is better in the thread, where
+the loop parses the next requests meanwhile. Measured with ``callbacks serve`` (inline
 dispatch, SQLite log at ``normal``), wrk -t2 -c64, 8 s runs alternating. Single events: COMMIT
 always in the thread 5 575-5 746 req/s with an ack p99 of 40-44 ms, always on the loop 6 511-6 962
 with ~28 ms, with this rule the same as on the loop. 10-event arrays: always on the loop 1 270-1 322
