@@ -98,7 +98,7 @@ class Server:
         """Peak RSS of the server and its child processes (the dispatcher, if any)."""
         return self._kib("VmHWM") / 1024
 
-    def _pids(self) -> list[int]:
+    def pids(self) -> list[int]:
         """The server and its child processes (the dispatcher, if any)."""
         if self.process is None:
             return []
@@ -111,18 +111,24 @@ class Server:
 
     def _kib(self, key: str) -> int:
         """``key`` of /proc/PID/status, summed over the server and its children."""
-        return sum(_status_kib(pid, key) for pid in self._pids())
+        return sum(_status_kib(pid, key) for pid in self.pids())
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system, all threads) used so far by the server and its children."""
-        ticks = 0
-        for pid in self._pids():
+        return sum(self.cpu_by_process(self.pids()))
+
+    @staticmethod
+    def cpu_by_process(pids: list[int]) -> list[float]:
+        """CPU time (user + system, all threads) used so far by each of ``pids`` (0 if gone)."""
+        seconds = []
+        for pid in pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
+                seconds.append(0.0)
                 continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+            seconds.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        return seconds
 
     def stop(self) -> None:
         self._stop.set()
