@@ -98,9 +98,17 @@ async def read_body(receive: Receive, content_length: str | None, limits: Limits
 
 
 def _validation_response(events: Sequence[Event]) -> Response | None:
-    """Event Grid's subscription handshake, answered 200 with the validation code."""
+    """Event Grid's subscription handshake, answered 200 with the validation code.
+
+    Event Grid sends it alone; beside other events it is refused, since answering the
+    handshake would acknowledge events that were never logged."""
     for event in events:
         if isinstance(event, SubscriptionValidationEvent):
+            if len(events) > 1:
+                raise ApiError(
+                    400, "invalid_event",
+                    "a SubscriptionValidationEvent comes alone, not with other events",
+                )
             log.info("answered the Event Grid subscription validation handshake")
             return JSONResponse({"validationResponse": event.data.validation_code})
     return None

@@ -42,7 +42,7 @@ from prometheus_client.samples import Sample
 from callbacks.event_types import UnknownEvent
 from callbacks.events import Event
 from callbacks.intake import Receipt
-from callbacks.store.records import EventStatus, StoreError, StoreStats
+from callbacks.store.records import EventStatus, StoreError, StoreStats, utf8_text
 
 __all__ = ["Metrics", "ObservedTransport", "rest_operation"]
 
@@ -178,10 +178,11 @@ class Metrics:
     def _type_label(self, event: Event) -> str:
         if not isinstance(event, UnknownEvent):
             return event.type
-        # Unknown types come from the payload: bound the label set an attacker could grow.
+        # Unknown types come from the payload: bound the label set an attacker could grow, and
+        # make it UTF-8 (a lone surrogate, escaped in the JSON, would fail every later scrape).
         if event.type in self._unknown_types or len(self._unknown_types) < _MAX_UNKNOWN_TYPES:
             self._unknown_types.add(event.type)
-            return event.type
+            return utf8_text(event.type)
         return "other"
 
     def rejected(self, status: int, reason: str) -> None:

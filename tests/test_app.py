@@ -186,6 +186,41 @@ def test_event_grid_subscription_validation_handshake(client: TestClient, seen: 
     assert seen.runs == []
 
 
+def test_a_validation_event_beside_other_events_is_refused(
+    client: TestClient, seen: Seen
+) -> None:
+    # Answering the handshake would acknowledge the other events, which were never logged.
+    [validation] = sample_json("eventgrid", "SubscriptionValidationEvent")
+    [incoming] = sample_json("eventgrid", "IncomingCall")
+    response = client.post(URL, content=json.dumps([incoming, validation]), headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid_event",
+        "message": "a SubscriptionValidationEvent comes alone, not with other events",
+    }
+    assert seen.runs == []
+
+
+@pytest.mark.parametrize(
+    ("dialect", "event_type", "field"),
+    [("ga", "CallConnected", "time"), ("preview2021", "CallLegStateChanged", "eventTime")],
+)
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_an_event_time_out_of_range_in_utc_is_400(
+    client: TestClient, seen: Seen, dialect: str, event_type: str, field: str, moment: str
+) -> None:
+    sample = sample_json(dialect, event_type)
+    events = sample if isinstance(sample, list) else [sample]  # the 2021 samples: one object
+    events[0][field] = moment
+    response = client.post(URL, content=json.dumps(events), headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid_event",
+        "message": f"event 0 ({event_type}): {field}: out of range once in UTC (years 1 to 9999)",
+    }
+    assert seen.runs == []
+
+
 def test_cloudevents_options_handshake(client: TestClient) -> None:
     response = client.options(
         "/api/callbacks", headers={"WebHook-Request-Origin": "eventgrid.azure.net"}

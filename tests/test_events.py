@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,25 @@ def test_single_element_array_keeps_the_raw_bytes_verbatim() -> None:
     [event] = parse_events(body)
     assert event.raw == body[2:-2]
     assert parse_event_element(event.raw).identity == "a"
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: b"\xef\xbb\xbf" + text.encode(),  # a UTF-8 BOM, which json takes
+        lambda text: text.encode("utf-16"),
+        lambda text: b"\xef\xbb\xbf" + text.strip()[1:-1].strip().encode(),  # an object
+    ],
+    ids=["bom-array", "utf16-array", "bom-object"],
+)
+def test_a_body_json_decodes_but_not_as_plain_utf8_logs_a_readable_element(
+    encode: Callable[[str], bytes],
+) -> None:
+    text = (SAMPLES / "ga" / "CallConnected.json").read_text()
+    [event] = parse_events(encode(text))
+    assert event.raw[:1] == b"{"  # the element, re-serialised: what the log keeps
+    again = parse_event_element(event.raw)
+    assert (again.identity, again.type) == (event.identity, "CallConnected")
 
 
 def test_unknown_type_is_kept_with_its_raw_json() -> None:

@@ -167,6 +167,14 @@ def test_unknown_types_get_a_bounded_set_of_labels(client: TestClient) -> None:
     assert len(types) == 33 and "other" in types
 
 
+def test_a_type_with_a_lone_surrogate_does_not_break_the_scrape(client: TestClient) -> None:
+    element = '{"id":"sur1","type":"A.\\ud800","source":"s","specversion":"1.0","data":{}}'
+    assert client.post(URL, content=element, headers=JSON).status_code == 200
+    types = label_values(scrape(client), "callbacks_events_received_total", "type")
+    assert types == {"\\ud800"}  # the escape as text, like the log's columns
+    assert client.get("/metrics").status_code == 200  # and every scrape after it
+
+
 def test_openmetrics_is_served_when_asked_for(client: TestClient) -> None:
     response = client.get("/metrics", headers={"accept": "application/openmetrics-text"})
     assert response.headers["content-type"].startswith("application/openmetrics-text")
