@@ -49,7 +49,13 @@ async def _listen(
     reader: asyncio.StreamReader, dispatcher: Dispatcher, stop: asyncio.Event
 ) -> None:
     """Wake the dispatcher for each notification; stop at the end of input."""
-    while line := await reader.readline():
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:  # longer than the reader's limit, and dropped: the log is polled
+            continue
+        if not line:
+            break
         try:
             call_ids: Any = json.loads(line)
         except ValueError:

@@ -53,6 +53,8 @@ CHECKPOINT_HANDOVER = 3 * REPORT_INTERVAL
 again (the child's loop is blocked, or it is gone): the WAL grows for at most that long."""
 _NOTIFY_BUFFER_LIMIT = 1 << 20
 """Bytes of unread notifications past which more are dropped (the child polls the log)."""
+_NOTIFY_LINE_LIMIT = 1 << 20
+"""Longest notification sent; the child reads lines of up to 16 MiB."""
 _REPORT_LIMIT = 16 << 20
 """Longest line read from the child (a metrics snapshot)."""
 _STOP_MARGIN = 5.0
@@ -147,7 +149,10 @@ class DispatchProcess:
             return
         if child.stdin.transport.get_write_buffer_size() > _NOTIFY_BUFFER_LIMIT:
             return  # the child is behind; it polls the log anyway
-        child.stdin.write(json.dumps(call_ids).encode() + b"\n")
+        line = json.dumps(call_ids).encode() + b"\n"
+        if len(line) > _NOTIFY_LINE_LIMIT:
+            return  # huge call ids: the child finds their events at its next poll
+        child.stdin.write(line)
 
     async def _supervise(self) -> None:
         delay = self._restart_delay

@@ -342,3 +342,29 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_repo
         assert await eventually(lambda: not store.checkpoints_paused)
     finally:
         await intake.stop()
+
+
+class _Notified:
+    """Stands in for the child's dispatcher: what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str | None]] = []
+
+    def notify(self, call_ids: list[str | None]) -> None:
+        self.calls.append(call_ids)
+
+
+async def test_the_childs_listener_outlives_a_line_over_its_limit() -> None:
+    # Before, the reader's ValueError ended the listener: no more wake-ups, and a stop was
+    # never noticed, so the server killed the child instead of letting its handlers finish.
+    from callbacks.dispatch_child import _listen
+
+    reader = asyncio.StreamReader(limit=64)
+    reader.feed_data(json.dumps(["x" * 200]).encode() + b"\n")
+    reader.feed_data(b"not json\n")
+    reader.feed_data(b'["call-1", null]\n')
+    reader.feed_eof()
+    notified, stop = _Notified(), asyncio.Event()
+    await asyncio.wait_for(_listen(reader, notified, stop), 5)  # type: ignore[arg-type]
+    assert notified.calls == [["call-1", None]]
+    assert stop.is_set()
