@@ -57,9 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callbacks`` console script."""
+    from callbacks.store.records import StoreError
+
+    command: str | None = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        command = getattr(args, "command", None)
         func = getattr(args, "func", None)
         if func is None:
             parser.print_help(sys.stderr)
@@ -67,9 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = func(args)
         return result
     except ConfigError as exc:
-        command = " ".join(filter(None, ["callbacks", getattr(exc, "command", None)]))
-        print(f"{command}: error: {exc}", file=sys.stderr)
+        named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None)]))
+        print(f"{named}: error: {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:  # the log cannot be opened or read; its messages carry no secret
+        print(f"{' '.join(filter(None, ['callbacks', command]))}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`callbacks events list | head`): stop quietly, and keep Python
+        # from failing again when it flushes standard output at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     except KeyboardInterrupt:
         return 130
 

@@ -28,7 +28,10 @@ def parse_moment(value: str, *, now: datetime | None = None) -> datetime:
     ago = _AGO.match(text)
     if ago:
         amount, unit = float(ago.group(1)), ago.group(2)
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:
+            raise ValueError(f"{value!r} is too long ago: a date before year 1") from None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -36,7 +39,10 @@ def parse_moment(value: str, *, now: datetime | None = None) -> datetime:
             f"{value!r} is not a date: use ISO 8601 (2026-11-24, 2026-11-24T10:00:00Z) "
             "or an age such as 30m, 2h, 7d"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range: before year 1 or after 9999 in UTC") from None
 
 
 def _positive(value: str) -> int:
@@ -174,9 +180,24 @@ async def _export(store: EventStore, args: argparse.Namespace, out: TextIO) -> i
 async def _retry(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
     if bool(args.event_ids) == bool(args.dead):
         raise ConfigError("give event ids or --dead (not both)")
-    count = await store.retry(None if args.dead else args.event_ids)
+    if args.dead:
+        count = await store.retry(None)
+        out.write(f"{count} dead event{'s' if count != 1 else ''} sent back to pending\n")
+        return 0
+    # Say what became of each id given: a typo or a done event must not pass for a retry.
+    dead: list[str] = []
+    refused = 0
+    for event_id in dict.fromkeys(args.event_ids):
+        record = await store.get_event(event_id)
+        if record is None or record.status is not EventStatus.DEAD:
+            why = "not in the log" if record is None else f"{record.status.value}, not dead"
+            print(f"callbacks events retry: {event_id!r}: {why}", file=sys.stderr)
+            refused += 1
+        else:
+            dead.append(event_id)
+    count = await store.retry(dead) if dead else 0
     out.write(f"{count} dead event{'s' if count != 1 else ''} sent back to pending\n")
-    return 0
+    return 1 if refused else 0
 
 
 async def _prune(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:

@@ -64,7 +64,8 @@ def check(args: argparse.Namespace) -> Plan:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if args.file is not None and not args.file.is_file():
-        raise ConfigError(f"--file: no such file: {args.file}")
+        what = "a directory, not a file" if args.file.is_dir() else "no such file"
+        raise ConfigError(f"--file: {what}: {args.file}")
     if args.api_style not in ("seed", "2021"):
         raise ConfigError(f"--api-style must be seed or 2021, not {args.api_style!r}")
     if mode is ReplayMode.REMOTE:

@@ -7,6 +7,7 @@ REST client, an intake and an authenticator, and hands them to :func:`callbacks.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import signal
@@ -39,7 +40,7 @@ from callbacks.logs import configure_logging
 from callbacks.metrics import Metrics
 from callbacks.plugins import LoadedPlugins
 from callbacks.serve_config import ServeConfig, add_arguments, config_from_args
-from callbacks.store import EventStore, open_store
+from callbacks.store import EventStore, StoreError, open_store
 
 log = logging.getLogger("callbacks.serve")
 
@@ -133,6 +134,7 @@ def build_app(config: ServeConfig) -> Starlette:
     callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
     metrics = Metrics()
     client = rest_client(config, metrics)
+    _check_log(config)  # after the plugins loaded: a bad one must not leave a log behind
     intake: Intake
     mode, reason = config.dispatch_mode()
     log.info("dispatch %s (%s)", mode, reason)
@@ -169,6 +171,25 @@ def build_app(config: ServeConfig) -> Starlette:
         ),
         metrics=metrics,
     )
+
+
+def _check_log(config: ServeConfig) -> None:
+    """A malformed ``--store`` URL, or a SQLite path that cannot hold a log (a missing
+    directory, another program's database), is a configuration error, told in one line before
+    anything starts: a SQLite log is opened and closed once to see. A database server may
+    still come up later: its log is waited for once serving."""
+    store = _store(config)
+    if not config.store.lower().startswith("sqlite:") or not store.shareable:
+        return
+
+    async def probe() -> None:
+        async with store:
+            pass
+
+    try:
+        asyncio.run(probe())
+    except StoreError as exc:
+        raise ConfigError(f"--store: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -95,6 +95,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
          "CALLBACKS_CONCURRENCY: must be 0 or a positive integer, not '-1'"),
         (["serve", "--auth", "none", "--connection-string", "endpoint=x;accesskey=c2VjcmV0"], {},
          "--connection-string"),
+        (["serve", "--auth", "none", "--store", "sqlite:///no/such/directory/log.db"], {},
+         "--store: cannot open the event log at no/such/directory/log.db"),
+        (["serve", "--auth", "none", "--store", "sqlite:///tests"], {},
+         "--store: cannot open the event log at tests"),
+        (["serve", "--auth", "none", "--store", "postgresql://u:c2VjcmV0@db:port/x"], {},
+         "--store: the port of a PostgreSQL event log URL"),
     ],
 )
 def test_bad_configuration_is_one_clear_line_and_exit_2(

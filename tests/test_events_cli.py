@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -153,6 +154,26 @@ def test_retry_dead_sends_them_back_to_pending(
     assert "give event ids or --dead" in err
 
 
+def test_retry_names_the_ids_it_did_not_send_back(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_url = f"sqlite:///{log_path}"
+    code, out, err = run(capsys, "events", "retry", "--store", store_url,
+                         "call-b/1", "typo", "call-a/1")
+    assert code == 1  # a typo or a done event must not pass for a retry
+    assert out == "1 dead event sent back to pending\n"
+    assert err.splitlines() == [
+        "callbacks events retry: 'typo': not in the log",
+        "callbacks events retry: 'call-a/1': done, not dead",
+    ]
+    _, out, _ = run(capsys, "events", "list", "--store", store_url, "--json", "--status",
+                    "pending")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["call-b/1", "call-c/1"]
+    code, out, err = run(capsys, "events", "retry", "--store", store_url, "call-b/1")
+    assert (code, out) == (1, "0 dead events sent back to pending\n")
+    assert "'call-b/1': pending, not dead" in err
+
+
 def test_prune_deletes_only_finished_events_before_the_date(
     log_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,6 +203,11 @@ def test_stats(log_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (["list", "--since", "yesterday-ish"], "is not a date"),
         (["prune", "--before", "soon"], "--before"),
         (["list", "--store", "mysql://u:hunter2@db/x"], "unsupported event log URL scheme"),
+        (["list", "--since", "1000000d"], "too long ago"),
+        (["list", "--since", "0001-01-01T00:00:00+01:00"], "out of range"),
+        (["list", "--until", "9999-12-31T23:59:59-01:00"], "out of range"),
+        (["prune", "--before", "9999999999w"], "--before: '9999999999w' is too long ago"),
+        (["list", "--store", "postgresql://u:hunter2@db:port/x"], "the port of a PostgreSQL"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(
@@ -204,6 +230,51 @@ def test_a_missing_log_is_a_clear_error_not_an_empty_new_one(
     assert code == 2
     assert f"no event log at {missing}" in err
     assert not missing.exists()
+
+
+def test_another_programs_database_is_refused_and_left_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    conn.close()
+    code, out, err = run(capsys, "events", "list", "--store", f"sqlite:///{other}")
+    assert (code, out) == (1, "")
+    assert err.strip() == (
+        f"callbacks events: error: {other} is a SQLite database but not an event log "
+        "(it holds other tables); name a new file or an existing log"
+    )
+    with sqlite3.connect(other) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+
+
+def test_an_unreachable_log_is_one_line_without_secrets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Port 1 on this host: nothing listens there, the connection is refused at once.
+    url = "postgresql://u:hunter2@127.0.0.1:1/x?timeout=2"
+    code, out, err = run(capsys, "events", "stats", "--store", url)
+    assert (code, out) == (1, "")
+    [line] = err.splitlines()
+    assert line.startswith("callbacks events: error: cannot open the event log at postgresql://")
+    assert "hunter2" not in err
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(log_path: Path) -> None:
+    with subprocess.Popen(
+        [str(Path(sys.executable).parent / "callbacks"), "events", "list",
+         "--store", f"sqlite:///{log_path}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # like `| head -0`: nobody reads what it writes
+        err = process.stderr.read()
+        code = process.wait(timeout=60)
+    assert err == b""  # no BrokenPipeError traceback
+    assert code == 141  # what a shell reports for a command stopped by a closed pipe
 
 
 def test_through_the_console_script(log_path: Path) -> None:

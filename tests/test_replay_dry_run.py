@@ -268,7 +268,8 @@ def test_the_console_script_sends_nothing_even_given_a_service(
         (["--secret", "hunter2"], "--secret applies to --to only"),
         (["--to", "ftp://hunter2@x/api"], "--to must be an http(s) URL"),
         (["--to", "http://x/api/callbacks", "--handlers", PLUGIN], "--handlers does not apply"),
-        (["--file", "/nonexistent/events.jsonl"], "no such file"),
+        (["--file", "/nonexistent/events.jsonl"], "--file: no such file: /nonexistent"),
+        (["--file", "/"], "--file: a directory, not a file: /"),
         (["--api-style", "1999"], "--api-style must be seed or 2021"),
     ],
 )

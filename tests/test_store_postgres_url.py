@@ -53,6 +53,8 @@ def test_the_display_form_has_no_password() -> None:
         ("postgresql://u:hunter2@h/d?timeout=hunter2", "timeout"),
         ("postgresql://u:hunter2@h/d#hunter2", "fragment"),
         ("postgresql://u:hunter2@[h/d", "malformed"),
+        ("postgresql://u:hunter2@h:hunter2/d", "the port of a PostgreSQL event log URL"),
+        ("postgresql://u:hunter2@h:99999/d", "the port of a PostgreSQL event log URL"),
     ],
 )
 def test_bad_urls_are_refused_without_echoing_them(url: str, message: str) -> None:
@@ -73,3 +75,8 @@ async def test_an_unreachable_database_fails_open_promptly_without_the_password(
     with pytest.raises(StoreError, match="not open"):
         await store.claim_calls("o", 1, 30)
     await store.close()
+
+
+def test_several_hosts_are_left_to_the_driver() -> None:
+    # libpq's form, host1:port1,host2:port2: no single port for urlsplit to check.
+    assert open_store("postgresql://u:hunter2@h1:5432,h2:5433/d").shareable

@@ -75,6 +75,13 @@ def parse_postgres_url(url: str) -> PostgresConfig:
         raise ValueError(f"a PostgreSQL event log URL starts with postgresql://, e.g. {_EXAMPLE}")
     if parts.fragment:
         raise ValueError("a PostgreSQL event log URL has no #fragment")
+    if "," not in parts.netloc:  # several hosts (host1,host2:5433) are the driver's to read
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+        except ValueError:
+            raise ValueError(
+                f"the port of a PostgreSQL event log URL is a number from 0 to 65535: {_EXAMPLE}"
+            ) from None
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     options = {k: v for k, v in pairs if k in _OURS}
     driver_query = [(k, v) for k, v in pairs if k not in _OURS]

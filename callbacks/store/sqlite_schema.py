@@ -118,6 +118,18 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """A database that holds tables but was never an event log (schema version 0) is someone
+    else's: opening it as a log would switch it to WAL mode and add our tables to it."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] != 0:
+        return
+    if conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None:
+        raise StoreError(
+            f"{path} is a SQLite database but not an event log (it holds other tables); "
+            "name a new file or an existing log"
+        )
+
+
 def open_connections(
     path: str, synchronous: Synchronous, lock_timeout: float
 ) -> tuple[sqlite3.Connection, sqlite3.Connection]:
@@ -130,6 +142,7 @@ def open_connections(
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the event log at {path}: {exc}") from None
     try:
+        _refuse_foreign(writer, path)
         if path != ":memory:":
             mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
