@@ -6,11 +6,13 @@ Needs wrk (Debian: ``apt-get install wrk``). Each server runs as its own process
 uvicorn with uvloop and httptools; wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
 connections, single events and 10-event arrays. Reported per run: requests/s, events/s, ack
 latency p50/p99, peak RSS, and the CPU time per request of the server (all its processes and
-threads) and of wrk itself; for ours also dispatch lag (commit to handler start, p50/p99, read
-back from the log: outcome finish - duration - received). ``ours-log`` is the receiver and its
-log alone (``--concurrency 0``: no handler runs), to show what dispatching costs, and
-``ours-inline`` the same defaults with handlers in the server process. Then ours at about half
-its measured maximum (wrk with a per-request delay), and a soak that samples RSS for ``--soak`` s.
+threads) and of wrk itself; for ours also dispatch lag (receipt to handler start, p50/p99, read
+back from the log: outcome finish - duration - received; received is stamped before the shared
+commit, so this includes the wait for the commit and bounds commit-to-start from above).
+``ours-log`` is the receiver and its log alone (``--concurrency 0``: no handler runs), to show
+what dispatching costs, and ``ours-inline`` the same defaults with handlers in the server
+process. Then ours at about half its measured maximum (wrk with a per-request delay), and a soak
+that samples RSS for ``--soak`` s.
 
 Compare ratios measured in one sitting, not absolutes: this machine is noisy (±10-20 %).
 """
@@ -78,6 +80,8 @@ class Server:
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start with {self.process.returncode}")
             try:
                 httpx2.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
                 break
@@ -95,7 +99,8 @@ class Server:
                 self.rss_samples.append((time.monotonic() - started, rss))
 
     def peak_rss_mib(self) -> float:
-        """Peak RSS of the server and its child processes (the dispatcher, if any)."""
+        """The peak RSS of the server plus that of each child process (the dispatcher, if any):
+        peaks at different moments, so an upper bound on their peak together."""
         return self._kib("VmHWM") / 1024
 
     def pids(self) -> list[int]:
@@ -216,7 +221,8 @@ def servers(workdir: Path, log_level: str) -> dict[str, Server]:
 async def dispatch_lag(
     db: Path, since: datetime, until: datetime | None = None
 ) -> dict[str, float]:
-    """Commit-to-handler-start lag of the events received in [since, until), from the log."""
+    """Receipt-to-handler-start lag of the events received in [since, until), from the log
+    (an upper bound on commit-to-start: it includes the wait for the group commit)."""
     from callbacks.store import EventFilter, open_store
 
     lags: list[float] = []
@@ -259,8 +265,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for name, server in servers(workdir, args.log_level).items():
-            server.start()
             try:
+                server.start()
                 wrk(server, 2, 1)  # warm-up
                 began = [datetime.now(UTC)]
                 for batch in (1, 10):

@@ -59,8 +59,8 @@ def main() -> int:
             templates = servers(workdir, "warning")
             for name in names:
                 server = _fresh(templates[name])
-                server.start()
                 try:
+                    server.start()
                     wrk(server, 2, args.batch)  # warm-up
                     pids = server.pids()
                     before = server.cpu_by_process(pids)
