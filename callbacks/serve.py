@@ -7,7 +7,6 @@ REST client, an intake and an authenticator, and hands them to :func:`callbacks.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import signal
@@ -41,6 +40,7 @@ from callbacks.metrics import Metrics
 from callbacks.plugins import LoadedPlugins
 from callbacks.serve_config import ServeConfig, add_arguments, config_from_args
 from callbacks.store import EventStore, StoreError, open_store
+from callbacks.store.sqlite import SQLiteStore
 
 log = logging.getLogger("callbacks.serve")
 
@@ -176,18 +176,13 @@ def build_app(config: ServeConfig) -> Starlette:
 def _check_log(config: ServeConfig) -> None:
     """A malformed ``--store`` URL, or a SQLite path that cannot hold a log (a missing
     directory, another program's database), is a configuration error, told in one line before
-    anything starts: a SQLite log is opened and closed once to see. A database server may
-    still come up later: its log is waited for once serving."""
+    anything starts. A database server may still come up later: its log is waited for once
+    serving."""
     store = _store(config)
-    if not config.store.lower().startswith("sqlite:") or not store.shareable:
+    if not isinstance(store, SQLiteStore) or not store.shareable:
         return
-
-    async def probe() -> None:
-        async with store:
-            pass
-
     try:
-        asyncio.run(probe())
+        store.check()
     except StoreError as exc:
         raise ConfigError(f"--store: {exc}") from None
 

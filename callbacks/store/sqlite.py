@@ -115,6 +115,12 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         """Whether this process leaves the WAL checkpoints to another one just now."""
         return self._maintained_elsewhere()
 
+    def check(self) -> None:
+        """Open the file as a log and close it again, blocking: StoreError if it cannot hold
+        one (a missing directory, another program's database). Creates and migrates it."""
+        for connection in set(open_connections(self.path, self.synchronous, self._lock_timeout)):
+            connection.close()
+
     async def open(self) -> None:
         """Open both connections off the loop, migrate, start the writer."""
         if self._closed:
