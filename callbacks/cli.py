@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = func(args)
         return result
     except ConfigError as exc:
-        named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None)]))
+        named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None) or command]))
         print(f"{named}: error: {exc}", file=sys.stderr)
         return 2
     except StoreError as exc:  # the log cannot be opened or read; its messages carry no secret

@@ -121,9 +121,12 @@ def migrate(conn: sqlite3.Connection) -> None:
 def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
     """A database that holds tables but was never an event log (schema version 0) is someone
     else's: opening it as a log would switch it to WAL mode and add our tables to it."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] != 0:
-        return
-    if conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None:
+    # One statement, one snapshot: another process may create the log between two reads.
+    version, has_tables = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version),"
+        " EXISTS (SELECT 1 FROM sqlite_master)"
+    ).fetchone()
+    if version == 0 and has_tables:
         raise StoreError(
             f"{path} is a SQLite database but not an event log (it holds other tables); "
             "name a new file or an existing log"
