@@ -23,14 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import NAMES, Server, free_port, servers, wrk
-
-
-def _fresh(template: Server) -> Server:
-    """The same server on a port of its own (a stopped server's port may linger)."""
-    port = free_port()
-    argv = [str(port) if arg == str(template.port) else arg for arg in template.argv]
-    return Server(template.name, argv, dict(template.env), port)
+from bench.ingest import NAMES, servers, wrk
 
 
 def main() -> int:
@@ -56,9 +49,9 @@ def main() -> int:
         for round_ in range(args.rounds):
             workdir = Path(tmp) / str(round_)
             workdir.mkdir()
-            templates = servers(workdir, "warning")
+            round_servers = servers(workdir, "warning")  # new ports every round
             for name in names:
-                server = _fresh(templates[name])
+                server = round_servers[name]
                 try:
                     server.start()
                     wrk(server, 2, args.batch)  # warm-up

@@ -70,13 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         result: int = func(args)
         return result
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
+        # A StoreError: the log cannot be opened or read (its messages carry no secret).
         named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None) or command]))
         print(f"{named}: error: {exc}", file=sys.stderr)
-        return 2
-    except StoreError as exc:  # the log cannot be opened or read; its messages carry no secret
-        print(f"{' '.join(filter(None, ['callbacks', command]))}: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ConfigError) else 1
     except BrokenPipeError:
         # The reader went away (`callbacks events list | head`): stop quietly, and keep Python
         # from failing again when it flushes standard output at exit.

@@ -8,7 +8,7 @@ from the service never turns into a lost event. No I/O here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel, to_pascal
@@ -226,6 +227,17 @@ class Event(BaseModel):
     """The event id, or a stable hash of its content when the id is null."""
     raw: bytes = Field(default=b"", repr=False, exclude=True)
     """This event's JSON element as received."""
+
+    @field_validator("time")
+    @classmethod
+    def _reaches_utc(cls, value: datetime | None) -> datetime | None:
+        """The log keeps times in UTC, which a time near year 1 or 9999 may not reach."""
+        if value is not None and value.tzinfo is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("out of range once in UTC (years 1 to 9999)") from None
+        return value
 
     @property
     def type(self) -> str:

@@ -216,7 +216,8 @@ def test_an_event_time_out_of_range_in_utc_is_400(
     assert response.status_code == 400
     assert response.json() == {
         "code": "invalid_event",
-        "message": f"event 0 ({event_type}): {field}: out of range once in UTC (years 1 to 9999)",
+        "message": f"event 0 ({event_type}): {field}: "
+        "Value error, out of range once in UTC (years 1 to 9999)",
     }
     assert seen.runs == []
 
