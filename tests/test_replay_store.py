@@ -25,13 +25,15 @@ async def test_a_sqlite_log_from_before_replays_is_upgraded(tmp_path: Path) -> N
     with sqlite3.connect(path) as conn:  # as the first release left it
         conn.execute("DROP TRIGGER events_pruned_replays")
         conn.execute("DROP TABLE replays")
+        conn.execute("DROP INDEX events_finished")
+        conn.execute("CREATE INDEX events_by_lane ON events(lane, seq)")
         conn.execute("PRAGMA user_version = 1")
     async with open_store(f"sqlite:///{path}") as store:
         assert [r.id async for r in store.list_events()] == ["c/1", "c/2"]
         assert await store.record_replays([replay_of("c/1")]) == 1
         assert len(await store.replay_outcomes("c/1")) == 1
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SQLITE_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SQLITE_VERSION == 3
 
 
 @needs_postgres

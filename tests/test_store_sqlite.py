@@ -6,12 +6,20 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from callbacks.events import parse_events
-from callbacks.store import EventStore, SQLiteStore, StoreError, Synchronous, open_store
+from callbacks.store import (
+    EventFilter,
+    EventStore,
+    SQLiteStore,
+    StoreError,
+    Synchronous,
+    open_store,
+)
 from callbacks.store.sqlite_checkpoint import Checkpointer
 from callbacks.store.sqlite_schema import open_connections
 from callbacks.store.sqlite_writer import wait_unlocked
@@ -290,3 +298,66 @@ async def test_a_checkpoint_round_runs_only_after_some_connection_committed(
         await checkpointer.close()
         reader.close()
         writer.close()
+
+
+def _with_statuses(path: Path, statuses: dict[str, str]) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "UPDATE events SET status = ? WHERE identity = ?",
+            [(status, event_id) for event_id, status in statuses.items()],
+        )
+
+
+async def test_a_calls_events_in_every_status_are_read_through_indexes(tmp_path: Path) -> None:
+    """A call's events are indexed in two halves (unfinished, finished): every reading by call
+    must see both halves, and neither may scan the whole log."""
+    path = tmp_path / "log.db"
+    async with open_store(f"sqlite:///{path}") as store:
+        await store.append([*ga_events("c", 1, 2, 3, 4), *ga_events("d", 1)], None)
+    _with_statuses(path, {"c/1": "done", "c/2": "dead", "c/3": "failed"})
+    statements: list[str] = []
+    async with open_store(f"sqlite:///{path}") as store:
+        assert isinstance(store, SQLiteStore)
+        for conn in (store._read_conn, store._writer._connection):  # type: ignore[union-attr]
+            conn.set_trace_callback(statements.append)
+        listed = [r.id async for r in store.list_events(EventFilter(call_id="c"))]
+        assert listed == ["c/1", "c/2", "c/3", "c/4"]
+        newest = [r.id async for r in store.list_events(EventFilter(call_id="c"),
+                                                        newest_first=True, limit=3)]
+        assert newest == ["c/4", "c/3", "c/2"]
+        assert [r.id for r in await store.call_history("c")] == listed
+        assert [r.id for r in await store.call_history("c", before_seq=4, limit=2)] == [
+            "c/2", "c/3"
+        ]
+        assert await store.prune(datetime.now(UTC) + timedelta(days=1)) == 2  # c/1, c/2
+    with sqlite3.connect(path) as conn:
+        # the lane of c keeps its row (it still has events), and so does d's
+        assert sorted(r[0] for r in conn.execute("SELECT lane FROM lanes")) == ["c", "d"]
+        reads = [s for s in statements if "lane =" in s and s.lstrip().startswith(
+            ("SELECT", "DELETE FROM lanes"))]
+        assert len(reads) >= 5, statements
+        for statement in reads:
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + statement)]
+            assert not any(step.startswith("SCAN events") for step in plan), (statement, plan)
+
+
+async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with open_store(f"sqlite:///{path}") as store:
+        await store.append(ga_events("c", 1, 2, 3), None)
+    _with_statuses(path, {"c/1": "done", "c/2": "dead"})
+    with sqlite3.connect(path) as conn:  # as version 2 left it
+        conn.execute("DROP INDEX events_finished")
+        conn.execute("CREATE INDEX events_by_lane ON events(lane, seq)")
+        conn.execute("PRAGMA user_version = 2")
+    async with open_store(f"sqlite:///{path}") as store:
+        assert [r.id async for r in store.list_events(EventFilter(call_id="c"))] == [
+            "c/1", "c/2", "c/3"
+        ]
+    with sqlite3.connect(path) as conn:
+        indexes = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+            " AND name NOT LIKE 'sqlite_autoindex%'"
+        )}
+        assert indexes == {"events_unfinished", "events_finished"}
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3

@@ -32,6 +32,7 @@ from callbacks.store.sqlite_queries import (
     lane_of,
     outcomes_by_seq,
 )
+from callbacks.store.sqlite_schema import call_sql
 
 T = TypeVar("T")
 
@@ -87,10 +88,11 @@ class SQLiteQueries(ABC):
     ) -> list[EventRecord]:
         """The call's events before ``before_seq`` (the latest ``limit``), oldest first."""
         sql = (
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE lane = ? AND seq < ?"
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {call_sql()} AND seq < ?"
             " ORDER BY seq DESC LIMIT ?"
         )
-        args = (lane_of(call_id), INT64 - 1 if before_seq is None else before_seq, limit or -1)
+        lane = lane_of(call_id)
+        args = (lane, lane, INT64 - 1 if before_seq is None else before_seq, limit or -1)
         records = await self._read(lambda c: _records(c, sql, args))
         return records[::-1]
 
@@ -136,7 +138,7 @@ class SQLiteQueries(ABC):
             deleted = conn.execute(f"DELETE FROM events WHERE {condition}", params).rowcount
             conn.execute(
                 "DELETE FROM lanes WHERE owner IS NULL AND ready = 0"
-                " AND NOT EXISTS (SELECT 1 FROM events WHERE events.lane = lanes.lane)"
+                f" AND NOT EXISTS (SELECT 1 FROM events WHERE {call_sql('lanes.lane')})"
             )
             return deleted
 

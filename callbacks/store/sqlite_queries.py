@@ -16,6 +16,7 @@ from callbacks.store.records import (
     utc,
     utf8_text,
 )
+from callbacks.store.sqlite_schema import call_sql
 
 EVENT_COLUMNS = (
     "seq, identity, type, full_type, dialect, lane, operation_context, sequence,"
@@ -57,8 +58,8 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if where.call_id is not None:
-        clauses.append("lane = ?")
-        params.append(lane_of(where.call_id))
+        clauses.append(call_sql())
+        params += [lane_of(where.call_id)] * 2
     if where.type is not None:
         column = "full_type" if where.type.startswith(_FULL_TYPE_PREFIX) else "type"
         clauses.append(f"{column} = ?")
