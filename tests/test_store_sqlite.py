@@ -14,6 +14,7 @@ import pytest
 from callbacks.events import parse_events
 from callbacks.store import (
     EventFilter,
+    EventStatus,
     EventStore,
     SQLiteStore,
     StoreError,
@@ -308,37 +309,51 @@ def _with_statuses(path: Path, statuses: dict[str, str]) -> None:
         )
 
 
-async def test_a_calls_events_in_every_status_are_read_through_indexes(tmp_path: Path) -> None:
+async def test_a_calls_events_in_every_status_are_read_through_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A call's events are indexed in two halves (unfinished, finished): every reading by call
-    must see both halves, and neither may scan the whole log."""
+    must see both halves, in order, and none may scan the log or sort the whole call."""
+    monkeypatch.setattr("callbacks.store.sqlite_admin.PAGE", 2)  # pages that cross the halves
     path = tmp_path / "log.db"
+    later = datetime.now(UTC) + timedelta(days=2)
     async with open_store(f"sqlite:///{path}") as store:
-        await store.append([*ga_events("c", 1, 2, 3, 4), *ga_events("d", 1)], None)
-    _with_statuses(path, {"c/1": "done", "c/2": "dead", "c/3": "failed"})
+        await store.append([*ga_events("c", 1, 2, 3, 4, 5), *ga_events("f", 1)], None)
+        await store.append(ga_events("e", 1), None, received_at=later)
+    _with_statuses(path, {"c/1": "done", "c/2": "failed", "c/3": "dead", "c/5": "done",
+                          "e/1": "done", "f/1": "done"})
+    with sqlite3.connect(path) as conn:  # e and f have no work left, as release() leaves them
+        conn.execute("UPDATE lanes SET ready = 0 WHERE lane IN ('e', 'f')")
     statements: list[str] = []
     async with open_store(f"sqlite:///{path}") as store:
         assert isinstance(store, SQLiteStore)
         for conn in (store._read_conn, store._writer._connection):  # type: ignore[union-attr]
             conn.set_trace_callback(statements.append)
         listed = [r.id async for r in store.list_events(EventFilter(call_id="c"))]
-        assert listed == ["c/1", "c/2", "c/3", "c/4"]
+        assert listed == ["c/1", "c/2", "c/3", "c/4", "c/5"]
         newest = [r.id async for r in store.list_events(EventFilter(call_id="c"),
                                                         newest_first=True, limit=3)]
-        assert newest == ["c/4", "c/3", "c/2"]
+        assert newest == ["c/5", "c/4", "c/3"]
+        done = EventFilter(call_id="c", status=EventStatus.DONE)
+        assert [r.id async for r in store.list_events(done)] == ["c/1", "c/5"]
         assert [r.id for r in await store.call_history("c")] == listed
-        assert [r.id for r in await store.call_history("c", before_seq=4, limit=2)] == [
-            "c/2", "c/3"
+        assert [r.id for r in await store.call_history("c", before_seq=5, limit=3)] == [
+            "c/2", "c/3", "c/4"
         ]
-        assert await store.prune(datetime.now(UTC) + timedelta(days=1)) == 2  # c/1, c/2
+        # c/1, c/3, c/5 and f/1; e/1 was received after the cutoff
+        assert await store.prune(datetime.now(UTC) + timedelta(days=1)) == 4
     with sqlite3.connect(path) as conn:
-        # the lane of c keeps its row (it still has events), and so does d's
-        assert sorted(r[0] for r in conn.execute("SELECT lane FROM lanes")) == ["c", "d"]
+        # f's lane goes with its last event; e's stays: its one event is finished, not gone
+        assert sorted(r[0] for r in conn.execute("SELECT lane FROM lanes")) == ["c", "e"]
         reads = [s for s in statements if "lane =" in s and s.lstrip().startswith(
             ("SELECT", "DELETE FROM lanes"))]
-        assert len(reads) >= 5, statements
+        assert len(reads) >= 8, statements
         for statement in reads:
-            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + statement)]
-            assert not any(step.startswith("SCAN events") for step in plan), (statement, plan)
+            plan = [(row[1], row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + statement)]
+            assert not any(step.startswith("SCAN events") for _, step in plan), (statement, plan)
+            if "LIMIT" in statement:  # sorted: each half's page (under the merge), not the call
+                top = [step for parent, step in plan if parent == 0]
+                assert not any("TEMP B-TREE" in step for step in top), (statement, plan)
 
 
 async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: Path) -> None:

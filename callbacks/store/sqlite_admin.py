@@ -31,6 +31,7 @@ from callbacks.store.sqlite_queries import (
     iso,
     lane_of,
     outcomes_by_seq,
+    select_events,
 )
 from callbacks.store.sqlite_schema import call_sql
 
@@ -56,18 +57,18 @@ class SQLiteQueries(ABC):
         newest_first: bool = False,
     ) -> AsyncIterator[EventRecord]:
         """Matching events page by page (keyset on seq), so memory stays flat."""
-        clauses, params = filter_sql(where or EventFilter())
+        where = where or EventFilter()
+        clauses, params = filter_sql(where)
+        call = None if where.call_id is None else lane_of(where.call_id)
         order, cursor_op = ("DESC", "<") if newest_first else ("ASC", ">")
         cursor: int | None = None
         remaining = limit
         while remaining is None or remaining > 0:
             page = PAGE if remaining is None else min(PAGE, remaining)
-            conditions = [*clauses, f"seq {cursor_op} ?"] if cursor is not None else clauses
-            sql = (
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(conditions) or '1'}"
-                f" ORDER BY seq {order} LIMIT ?"
-            )
-            args = (*params, *(() if cursor is None else (cursor,)), page)
+            conditions, args = clauses, params
+            if cursor is not None:
+                conditions, args = [*clauses, f"seq {cursor_op} ?"], [*params, cursor]
+            sql, args = select_events(conditions, args, call=call, order=order, limit=page)
             records = await self._read(functools.partial(_records, sql=sql, args=args))
             for record in records:
                 yield record
@@ -87,12 +88,10 @@ class SQLiteQueries(ABC):
         self, call_id: str | None, *, before_seq: int | None = None, limit: int | None = None
     ) -> list[EventRecord]:
         """The call's events before ``before_seq`` (the latest ``limit``), oldest first."""
-        sql = (
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE {call_sql()} AND seq < ?"
-            " ORDER BY seq DESC LIMIT ?"
+        before = INT64 - 1 if before_seq is None else before_seq
+        sql, args = select_events(
+            ["seq < ?"], [before], call=lane_of(call_id), order="DESC", limit=limit or -1
         )
-        lane = lane_of(call_id)
-        args = (lane, lane, INT64 - 1 if before_seq is None else before_seq, limit or -1)
         records = await self._read(lambda c: _records(c, sql, args))
         return records[::-1]
 

@@ -16,7 +16,7 @@ from callbacks.store.records import (
     utc,
     utf8_text,
 )
-from callbacks.store.sqlite_schema import call_sql
+from callbacks.store.sqlite_schema import FINISHED_SQL, UNFINISHED_SQL
 
 EVENT_COLUMNS = (
     "seq, identity, type, full_type, dialect, lane, operation_context, sequence,"
@@ -49,17 +49,48 @@ def iso(moment: datetime) -> str:
     return utc(moment).isoformat(timespec="microseconds")
 
 
+def select_events(
+    conditions: Sequence[str],
+    params: Sequence[Any],
+    *,
+    call: str | None,
+    order: str,
+    limit: int,
+) -> tuple[str, tuple[Any, ...]]:
+    """A query for the first ``limit`` events by seq (``order``: ASC or DESC) that meet every
+    condition and, if ``call`` is given (a lane), are that call's; and its parameters.
+
+    A call's events are in two partial indexes, the unfinished and the finished. Each half is
+    read in its index's order up to the limit and the two are merged, so a page reads at most
+    two pages of rows whatever the call's size: read through an OR of the halves, every event
+    of the call would be sorted before the limit applies.
+    """
+
+    def select(where: Sequence[str]) -> str:
+        return (
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where) or '1'}"
+            f" ORDER BY seq {order} LIMIT ?"
+        )
+
+    if call is None:
+        return select(conditions), (*params, limit)
+    halves = " UNION ALL ".join(
+        f"SELECT * FROM ({select(['lane = ?', half, *conditions])})"
+        for half in (UNFINISHED_SQL, FINISHED_SQL)
+    )
+    half_params = (call, *params, limit)
+    return f"{halves} ORDER BY seq {order} LIMIT ?", (*half_params, *half_params, limit)
+
+
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
 def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
-    """SQL conditions and parameters for ``where`` (every condition must hold)."""
+    """SQL conditions and parameters for ``where`` (every condition must hold), but for its
+    call: give that to :func:`select_events`."""
     clauses: list[str] = []
     params: list[Any] = []
-    if where.call_id is not None:
-        clauses.append(call_sql())
-        params += [lane_of(where.call_id)] * 2
     if where.type is not None:
         column = "full_type" if where.type.startswith(_FULL_TYPE_PREFIX) else "type"
         clauses.append(f"{column} = ?")
