@@ -65,10 +65,10 @@ class SQLiteQueries(ABC):
         remaining = limit
         while remaining is None or remaining > 0:
             page = PAGE if remaining is None else min(PAGE, remaining)
-            conditions, args = clauses, params
+            conditions, values = clauses, params
             if cursor is not None:
-                conditions, args = [*clauses, f"seq {cursor_op} ?"], [*params, cursor]
-            sql, args = select_events(conditions, args, call=call, order=order, limit=page)
+                conditions, values = [*clauses, f"seq {cursor_op} ?"], [*params, cursor]
+            sql, args = select_events(conditions, values, call=call, order=order, limit=page)
             records = await self._read(functools.partial(_records, sql=sql, args=args))
             for record in records:
                 yield record
