@@ -33,7 +33,7 @@ from callbacks.store.sqlite_queries import (
     outcomes_by_seq,
     select_events,
 )
-from callbacks.store.sqlite_schema import call_sql
+from callbacks.store.sqlite_schema import FINISHED_SQL, UNFINISHED_SQL
 
 T = TypeVar("T")
 
@@ -135,9 +135,12 @@ class SQLiteQueries(ABC):
                 params,
             )
             deleted = conn.execute(f"DELETE FROM events WHERE {condition}", params).rowcount
+            # A call's events are in two partial indexes: ask each (see select_events).
+            in_lane = "SELECT 1 FROM events WHERE lane = lanes.lane AND"
             conn.execute(
                 "DELETE FROM lanes WHERE owner IS NULL AND ready = 0"
-                f" AND NOT EXISTS (SELECT 1 FROM events WHERE {call_sql('lanes.lane')})"
+                f" AND NOT EXISTS ({in_lane} {UNFINISHED_SQL})"
+                f" AND NOT EXISTS ({in_lane} {FINISHED_SQL})"
             )
             return deleted
 

@@ -60,26 +60,20 @@ def select_events(
     """A query for the first ``limit`` events by seq (``order``: ASC or DESC) that meet every
     condition and, if ``call`` is given (a lane), are that call's; and its parameters.
 
-    A call's events are in two partial indexes, the unfinished and the finished. Each half is
-    read in its index's order up to the limit and the two are merged, so a page reads at most
-    two pages of rows whatever the call's size: read through an OR of the halves, every event
+    A call's events are in two partial indexes, the unfinished and the finished. The query reads
+    each half in its index's order and merges the two, stopping at the limit, so a page reads
+    about a page of rows whatever the call's size: read through an OR of the halves, every event
     of the call would be sorted before the limit applies.
     """
-
-    def select(where: Sequence[str]) -> str:
-        return (
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where) or '1'}"
-            f" ORDER BY seq {order} LIMIT ?"
-        )
-
     if call is None:
-        return select(conditions), (*params, limit)
+        where = " AND ".join(conditions) or "1"
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY seq {order} LIMIT ?"
+        return sql, (*params, limit)
     halves = " UNION ALL ".join(
-        f"SELECT * FROM ({select(['lane = ?', half, *conditions])})"
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(['lane = ?', half, *conditions])}"
         for half in (UNFINISHED_SQL, FINISHED_SQL)
     )
-    half_params = (call, *params, limit)
-    return f"{halves} ORDER BY seq {order} LIMIT ?", (*half_params, *half_params, limit)
+    return f"{halves} ORDER BY seq {order} LIMIT ?", (call, *params, call, *params, limit)
 
 
 def _time(text: str | None) -> datetime | None:

@@ -30,13 +30,6 @@ FINISHED_SQL = "status IN ('done', 'dead')"
 """The other statuses, likewise written like their partial index's condition."""
 
 
-def call_sql(lane: str = "?") -> str:
-    """The condition "the event is in ``lane``" (an SQL expression, used twice: a parameter
-    must be given twice), written so that SQLite reads both partial indexes, one for each half.
-    """
-    return f"((lane = {lane} AND {UNFINISHED_SQL}) OR (lane = {lane} AND {FINISHED_SQL}))"
-
-
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE events (
@@ -98,9 +91,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # A call's events were indexed twice when received: all of them by (lane, seq), and
         # the unfinished ones again. The receiving process paid for both, and it is the one
         # that limits throughput. Now a finished event joins its own index when the dispatcher
-        # finishes it, and the two partial indexes together hold every event (call_sql).
-        # Alternating runs of bench/ingest.py's servers (wrk -t2 -c64 -d8s, three rounds):
-        # 10 254-10 612 req/s before, 11 076-11 364 after; without either index 11 291-11 648.
+        # finishes it, and the two partial indexes together hold every event (a call's events
+        # are read through both: sqlite_queries.select_events). Alternating runs of
+        # bench/ingest.py's `ours` (wrk -t2 -c64 -d8s, three rounds): 10 254-10 612 req/s
+        # before, 11 076-11 364 after; with no lane index for finished events 11 291-11 648.
         "DROP INDEX events_by_lane",
         f"CREATE INDEX events_finished ON events(lane, seq) WHERE {FINISHED_SQL}",
     ),
