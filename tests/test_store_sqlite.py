@@ -313,7 +313,7 @@ async def test_a_calls_events_in_every_status_are_read_through_indexes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A call's events are indexed in two halves (unfinished, finished): every reading by call
-    must see both halves, in order, and none may scan the log or sort the whole call."""
+    must see both halves, in order, and none may scan the log or sort what it reads."""
     monkeypatch.setattr("callbacks.store.sqlite_admin.PAGE", 2)  # pages that cross the halves
     path = tmp_path / "log.db"
     later = datetime.now(UTC) + timedelta(days=2)
