@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -375,3 +377,32 @@ async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: P
         )}
         assert indexes == {"events_unfinished", "events_finished"}
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def _open_at_once(path: str, barrier: Any, results: Any) -> None:
+    """In a child process: open the log as soon as the other process is ready too."""
+    barrier.wait()
+    try:
+        for connection in set(open_connections(path, Synchronous.NORMAL, 5.0)):
+            connection.close()
+        results.put("ok")
+    except StoreError as exc:
+        results.put(str(exc))
+
+
+def test_two_processes_creating_the_same_log_at_once_both_open_it(tmp_path: Path) -> None:
+    """Two commands started together on a log that does not exist yet (say, callbacks serve
+    and callbacks events stats): both open it, neither fails with "database is locked"."""
+    fork = multiprocessing.get_context("fork")
+    for trial in range(20):
+        path = str(tmp_path / f"log{trial}.db")
+        barrier, results = fork.Barrier(2), fork.Queue()
+        processes = [
+            fork.Process(target=_open_at_once, args=(path, barrier, results)) for _ in range(2)
+        ]
+        for process in processes:
+            process.start()
+        outcomes = [results.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(timeout=30)
+        assert outcomes == ["ok", "ok"], (trial, outcomes)

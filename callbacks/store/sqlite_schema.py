@@ -9,9 +9,15 @@ of an event, deleted with it). The lane of events outside a call is the empty st
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from enum import StrEnum
+from typing import TypeVar
 
 from callbacks.store.records import StoreError
+from callbacks.store.sqlite_writer import is_locked
+
+T = TypeVar("T")
 
 
 class Synchronous(StrEnum):
@@ -147,6 +153,24 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
         )
 
 
+def _retry_locked(run: Callable[[], T], patience: float) -> T:
+    """``run()``, tried again while the database is locked, for up to ``patience`` seconds.
+
+    For what SQLite's busy timeout does not cover: switching a new file to WAL mode fails at
+    once with "database is locked" while another process is creating the same log (measured:
+    32 of 60 pairs of processes opening one new log at the same moment, before this)."""
+    deadline = time.monotonic() + patience
+    delay = 0.001
+    while True:
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def open_connections(
     path: str, synchronous: Synchronous, lock_timeout: float
 ) -> tuple[sqlite3.Connection, sqlite3.Connection]:
@@ -161,7 +185,9 @@ def open_connections(
     try:
         _refuse_foreign(writer, path)
         if path != ":memory:":
-            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _retry_locked(
+                lambda: writer.execute("PRAGMA journal_mode = WAL").fetchone()[0], lock_timeout
+            )
             if str(mode).lower() != "wal":
                 raise StoreError(f"the event log at {path} cannot use WAL mode (got {mode})")
         writer.execute(f"PRAGMA synchronous = {synchronous.value.upper()}")
