@@ -180,22 +180,21 @@ async def _export(store: EventStore, args: argparse.Namespace, out: TextIO) -> i
 async def _retry(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
     if bool(args.event_ids) == bool(args.dead):
         raise ConfigError("give event ids or --dead (not both)")
+    refused = 0
     if args.dead:
         count = await store.retry(None)
-        out.write(f"{count} dead event{'s' if count != 1 else ''} sent back to pending\n")
-        return 0
-    # Say what became of each id given: a typo or a done event must not pass for a retry.
-    dead: list[str] = []
-    refused = 0
-    for event_id in dict.fromkeys(args.event_ids):
-        record = await store.get_event(event_id)
-        if record is None or record.status is not EventStatus.DEAD:
-            why = "not in the log" if record is None else f"{record.status.value}, not dead"
-            print(f"callbacks events retry: {event_id!r}: {why}", file=sys.stderr)
-            refused += 1
-        else:
-            dead.append(event_id)
-    count = await store.retry(dead) if dead else 0
+    else:
+        # Say what became of each id given: a typo or a done event must not pass for a retry.
+        dead: list[str] = []
+        for event_id in dict.fromkeys(args.event_ids):
+            record = await store.get_event(event_id)
+            if record is None or record.status is not EventStatus.DEAD:
+                why = "not in the log" if record is None else f"{record.status.value}, not dead"
+                print(f"callbacks events retry: {event_id!r}: {why}", file=sys.stderr)
+                refused += 1
+            else:
+                dead.append(event_id)
+        count = await store.retry(dead) if dead else 0
     out.write(f"{count} dead event{'s' if count != 1 else ''} sent back to pending\n")
     return 1 if refused else 0
 
