@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 from bench.postgres import element  # noqa: E402 - after the path set-up, for `python bench/...`
 from callbacks.events import parse_events  # noqa: E402
 from callbacks.store import EventFilter, open_store  # noqa: E402
-from callbacks.store.sqlite_queries import EVENT_COLUMNS, PAGE, select_events  # noqa: E402
+from callbacks.store.sqlite.rows import EVENT_COLUMNS, PAGE, select_events  # noqa: E402
 
 BIG = "c0ffee00-0000-4000-8000-00000000b1c0"
 STATUSES = ("done", "dead", "pending", "failed")

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 from bench.noop import router  # noqa: E402 - after the path set-up, for `python bench/...`
 from bench.postgres import element  # noqa: E402
 from callbacks.context import context_factory  # noqa: E402
-from callbacks.dispatch import DispatchConfig, Dispatcher  # noqa: E402
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher  # noqa: E402
 from callbacks.events import Event, parse_events  # noqa: E402
 from callbacks.store import open_store  # noqa: E402
 

@@ -4,7 +4,7 @@
 
 Commits ``--commits`` groups of ``--group`` ~1.5 KB events over 64 calls to a fresh SQLite log
 (the store's own schema and INSERT, ``synchronous=normal``), one every ~2 ms, while the store's
-:class:`~callbacks.store.sqlite_checkpoint.Checkpointer` runs as ``callbacks serve`` runs it.
+:class:`~callbacks.store.sqlite.checkpoint.Checkpointer` runs as ``callbacks serve`` runs it.
 Every 500 commits it prints the COMMIT's CPU time per event (the writing thread's own) and the
 WAL file's size. ``--no-restart`` turns the WAL restart off (a passive checkpoint alone, as
 before f059a96): then the WAL grows for as long as the writes last, and COMMITs cost more.
@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from callbacks.store.sqlite import _INSERT_EVENT  # noqa: E402 - after the path set-up
-from callbacks.store.sqlite_checkpoint import RESTART_FRAMES, Checkpointer  # noqa: E402
-from callbacks.store.sqlite_queries import LANE_HAS_WORK  # noqa: E402
-from callbacks.store.sqlite_schema import Synchronous, open_connections  # noqa: E402
-from callbacks.store.sqlite_writer import wait_unlocked  # noqa: E402
+from callbacks.store.sqlite.checkpoint import RESTART_FRAMES, Checkpointer  # noqa: E402
+from callbacks.store.sqlite.rows import LANE_HAS_WORK  # noqa: E402
+from callbacks.store.sqlite.schema import Synchronous, open_connections  # noqa: E402
+from callbacks.store.sqlite.store import _INSERT_EVENT  # noqa: E402 - after the path set-up
+from callbacks.store.sqlite.writer import wait_unlocked  # noqa: E402
 
 RAW = b"x" * 1500
 REPORT_EVERY = 500

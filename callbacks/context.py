@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from callbacks.call_connection import CallConnection
-from callbacks.client import CallAutomationClient
-from callbacks.events import Event
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.connection import CallConnection
+from callbacks.events.base import Event
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from callbacks.history import CallHistory
-    from callbacks.intake import ContextFactory
-    from callbacks.plugin_settings import PluginSettings
+    from callbacks.plugins.settings import PluginSettings
     from callbacks.routing import Route
+    from callbacks.store.history import CallHistory
 
 E = TypeVar("E", bound=Event)
 S = TypeVar("S", bound="BaseModel")
@@ -40,6 +39,9 @@ REPEATABILITY_NAMESPACE = uuid.UUID("cebc19ab-edce-51bc-a423-1578f6d62cca")
 """Fixed forever: uuid5(NAMESPACE_URL, "urn:acs-callbacks:repeatability")."""
 
 HANDLER_LOGGER = "callbacks.handler"
+
+ContextFactory = Callable[[Event, "Route", int, str | None], "Context"]
+"""Builds a handler's ``ctx`` from (event, route, attempt, path context)."""
 
 
 def repeatability_id(event_identity: str, handler: str, index: int, salt: str = "") -> str:
@@ -226,12 +228,12 @@ def context_factory(
     settings: PluginSettings | None = None,
     callback_url: str | None = None,
 ) -> ContextFactory:
-    """A :data:`~callbacks.intake.ContextFactory` building contexts over one shared ``client``.
+    """A :data:`ContextFactory` building contexts over one shared ``client``.
 
     With no client, handlers that only observe still run; ``ctx.client`` raises
     :class:`NoClientError`. Pass a ``salt`` (e.g. a replay session id) only to make a live
     replay act again. ``history`` backs ``ctx.history()`` (see
-    :func:`callbacks.history.store_history`), ``settings`` backs ``ctx.settings(...)``.
+    :func:`callbacks.store.history.store_history`), ``settings`` backs ``ctx.settings(...)``.
     """
 
     def make(event: Event, route: Route, attempt: int, path_context: str | None) -> Context:

@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from callbacks.events import Event, event_class_for
+from callbacks.events.base import Event
+from callbacks.events.parse import event_class_for
 
 if TYPE_CHECKING:
     from callbacks.context import Context

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callbacks.context import Context
 from callbacks.events import ParticipantsUpdated
-from callbacks.plugins import Plugin
+from callbacks.plugins.loader import Plugin
 from callbacks.routing import Router
 from handlers.call_events import audio_url, unless_call_gone
 

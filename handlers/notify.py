@@ -31,8 +31,7 @@ from callbacks.events import (
     PlayAudioResult,
     ToneReceived,
 )
-from callbacks.flow_context import read_state
-from callbacks.flows import (
+from callbacks.flows.flow import (
     Flow,
     FlowCall,
     FlowRecord,
@@ -41,7 +40,8 @@ from callbacks.flows import (
     place_call,
     target_identifier,
 )
-from callbacks.plugins import Plugin
+from callbacks.flows.state import read_state
+from callbacks.plugins.loader import Plugin
 from callbacks.routing import Router
 from handlers.call_events import audio_url
 from handlers.prompted_call import ANY_KEY, CallProgress, PromptedCall

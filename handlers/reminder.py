@@ -28,9 +28,9 @@ from callbacks.events import (
     PlayAudioResult,
     ToneReceived,
 )
-from callbacks.flow_context import read_state
-from callbacks.flows import Flow, FlowCall, FlowRecord, Launch, PlacedCall, target_identifier
-from callbacks.plugins import Plugin
+from callbacks.flows.flow import Flow, FlowCall, FlowRecord, Launch, PlacedCall, target_identifier
+from callbacks.flows.state import read_state
+from callbacks.plugins.loader import Plugin
 from callbacks.routing import Router
 from handlers.call_events import audio_url, unless_call_gone
 from handlers.prompted_call import CallProgress, PromptedCall

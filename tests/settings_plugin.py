@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from callbacks import Router
 from callbacks.context import Context
 from callbacks.events import Event
-from callbacks.plugins import Plugin
+from callbacks.plugins.loader import Plugin
 
 
 class TickSettings(BaseModel):

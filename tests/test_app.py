@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from callbacks.app import Limits, create_app
-from callbacks.auth import NoAuthenticator, SecretAuthenticator
 from callbacks.events import Event
-from callbacks.intake import InProcessIntake
 from callbacks.routing import Route, Router
+from callbacks.server.app import Limits, create_app
+from callbacks.server.auth import NoAuthenticator, SecretAuthenticator
+from callbacks.testing import InProcessIntake
 from tests.conftest import sample_bytes, sample_json
 
 SECRET = "s3cr3t-value-for-tests"

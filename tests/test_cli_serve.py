@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from callbacks.serve_config import ServeConfig
+from callbacks.config import ServeConfig
 from tests.conftest import sample_bytes
 from tests.servers import free_port, read_records, start_cli, stop, wait_until_ready
 

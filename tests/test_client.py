@@ -13,10 +13,10 @@ from typing import Any
 import httpx2
 import pytest
 
-from callbacks.client import CallAutomationClient
-from callbacks.client_errors import InvalidResponse, Unauthorized
-from callbacks.client_retry import RetryPolicy
-from callbacks.hmac import EMPTY_CONTENT_HASH, content_hash, verify
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.errors import InvalidResponse, Unauthorized
+from callbacks.client.hmac import EMPTY_CONTENT_HASH, content_hash, verify
+from callbacks.client.retry import RetryPolicy
 from callbacks.identifiers import CommunicationUserIdentifier, PhoneNumberIdentifier
 
 KEY_B64 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="

@@ -8,8 +8,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from callbacks.client import CallAutomationClient
-from callbacks.client_errors import (
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.errors import (
     BadRequest,
     CallAutomationError,
     CallNotFound,
@@ -19,7 +19,7 @@ from callbacks.client_errors import (
     Unauthorized,
     error_class,
 )
-from callbacks.client_retry import RetryPolicy
+from callbacks.client.retry import RetryPolicy
 
 KEY = base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 ERROR_BODY = {"code": "<error-code>", "message": "<error-message>"}

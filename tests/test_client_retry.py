@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 import pytest
 
-from callbacks.client import CallAutomationClient
-from callbacks.client_errors import BadRequest, ClientError, NoResponse, ServerError, Throttled
-from callbacks.client_retry import RetryPolicy, retry_after
-from callbacks.hmac import verify
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.errors import BadRequest, ClientError, NoResponse, ServerError, Throttled
+from callbacks.client.hmac import verify
+from callbacks.client.retry import RetryPolicy, retry_after
 
 KEY = base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 FIXED = datetime(2024, 1, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from callbacks.http_guard import CoalescingTransport
+from callbacks.server.guard import CoalescingTransport
 
 
 class Recorder(asyncio.Transport):
@@ -87,7 +87,7 @@ async def test_uvicorn_s_protocol_answers_in_one_send() -> None:
     import uvicorn
     from uvicorn.server import ServerState
 
-    from callbacks.http_guard import guarded_protocol
+    from callbacks.server.guard import guarded_protocol
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200,

@@ -11,17 +11,18 @@ from datetime import UTC, datetime
 import httpx2
 import pytest
 
-from callbacks.client import CallAutomationClient
+from callbacks.client.automation import CallAutomationClient
 from callbacks.context import (
     Context,
+    ContextFactory,
     NoCallError,
     NoClientError,
     context_factory,
     repeatability_id,
 )
 from callbacks.events import Event, parse_events
-from callbacks.intake import ContextFactory, InProcessIntake
 from callbacks.routing import Route, Router
+from callbacks.testing import InProcessIntake
 from tests.conftest import sample_bytes, sample_json
 
 KEY = base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")

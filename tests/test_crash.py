@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx2
 
-from callbacks.client import CallAutomationClient
+from callbacks.client.automation import CallAutomationClient
 from callbacks.emulator import serve_emulator
 from callbacks.identifiers import CommunicationUserIdentifier
 from callbacks.store import open_store

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from callbacks.deadline import deadline
+from callbacks.server.deadline import deadline
 
 
 async def test_a_block_that_overruns_ends_with_timeout_error_and_the_task_goes_on() -> None:

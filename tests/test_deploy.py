@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from callbacks.app import create_app
-from callbacks.auth import NoAuthenticator
-from callbacks.cli import ENV_PREFIX, build_parser
-from callbacks.intake import InProcessIntake
+from callbacks.cli import build_parser
+from callbacks.options import ENV_PREFIX
 from callbacks.routing import Router
+from callbacks.server.app import create_app
+from callbacks.server.auth import NoAuthenticator
 from callbacks.store import open_store
+from callbacks.testing import InProcessIntake
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S = DEPLOY / "k8s"

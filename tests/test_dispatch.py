@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from callbacks.context import Context
-from callbacks.dispatch import DISPATCH_HANDLER, DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DISPATCH_HANDLER, DispatchConfig, Dispatcher
 from callbacks.events import Event
-from callbacks.intake import IntakeUnavailable
 from callbacks.routing import Router
+from callbacks.server.intake import IntakeUnavailable
 from callbacks.store import EventStatus, open_store
 from tests.dispatch_support import context, settled, wait_until
 from tests.log_bodies import ga_events, incoming_calls, number

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from callbacks.serve_config import ServeConfig
+from callbacks.config import ServeConfig
 from tests.conftest import sample_json
 from tests.postgres_support import POSTGRES_URL, admin, needs_postgres, with_options
 from tests.servers import ROOT, free_port, read_records, start_cli, stop, wait_until_ready
@@ -292,11 +292,11 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_repo
     """Paused once the child reports (its loop runs, and its checkpointer with it); resumed
     when the child's loop stops (SIGSTOP here, a handler blocking it in real life) and when the
     child is gone."""
-    from callbacks.dispatch_process import CHECKPOINT_HANDOVER, DispatchProcess
-    from callbacks.flows_cli import load_enabled
-    from callbacks.metrics import Metrics
-    from callbacks.serve import build_dispatcher
-    from callbacks.store.sqlite import SQLiteStore
+    from callbacks.plugins.loader import load_enabled
+    from callbacks.service import build_dispatcher
+    from callbacks.dispatch.process import CHECKPOINT_HANDOVER, CHILD_MODULE, DispatchProcess
+    from callbacks.server.metrics import Metrics
+    from callbacks.store.sqlite.store import SQLiteStore
 
     monkeypatch.setenv("CALLBACKS_TEST_RECORD", str(tmp_path / "record.jsonl"))
     config = ServeConfig(
@@ -306,7 +306,8 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_repo
     metrics = Metrics()
     plugins = load_enabled(config.handlers, config.config_file)
     intake = DispatchProcess(
-        build_dispatcher(config, plugins, metrics, None, None, concurrency=0), config, metrics,
+        build_dispatcher(config, plugins, metrics, None, None, concurrency=0), config.to_json(),
+        metrics,
         restart_delay=30,
     )
     store = intake.store
@@ -315,7 +316,7 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_repo
     def dispatch_children() -> list[int]:
         return [
             pid for pid in _children(os.getpid())
-            if b"dispatch_child" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            if CHILD_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
 
     async def eventually(condition: Callable[[], bool], within: float = 15.0) -> bool:
@@ -357,7 +358,7 @@ class _Notified:
 async def test_the_childs_listener_outlives_a_line_over_its_limit() -> None:
     # Before, the reader's ValueError ended the listener: no more wake-ups, and a stop was
     # never noticed, so the server killed the child instead of letting its handlers finish.
-    from callbacks.dispatch_child import _listen
+    from callbacks.cli.child import _listen
 
     reader = asyncio.StreamReader(limit=64)
     reader.feed_data(json.dumps(["x" * 200]).encode() + b"\n")

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from callbacks.context import Context
-from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event
-from callbacks.intake import IntakeUnavailable
 from callbacks.routing import Router
+from callbacks.server.intake import IntakeUnavailable
 from callbacks.store import EventFilter, EventStatus, open_store
 from tests.dispatch_support import context, settled, wait_until
 from tests.log_bodies import ga_events
@@ -125,7 +125,7 @@ CRASHING_SERVER = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from callbacks.dispatch import DispatchConfig, Dispatcher
+    from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
     from callbacks.routing import Router
     from callbacks.store import open_store
     from tests.log_bodies import ga_events

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from callbacks import events
-from callbacks.event_types import BY_SHORT_NAME
 from callbacks.events import (
     CallLegStateChanged,
     CallState,
@@ -28,6 +27,7 @@ from callbacks.events import (
     parse_event_element,
     parse_events,
 )
+from callbacks.events.types import BY_SHORT_NAME
 from tests.conftest import SAMPLES, sample_bytes, sample_json
 
 ALL_SAMPLES = sorted(SAMPLES.glob("*/*.json"))

@@ -14,7 +14,7 @@ import pytest
 
 from callbacks.cli import main
 from callbacks.context import context_factory
-from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event
 from callbacks.routing import Router
 from callbacks.store import EventStatus, open_store

@@ -15,17 +15,17 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from callbacks.app import create_app
-from callbacks.auth import NoAuthenticator
-from callbacks.client import CallAutomationClient
-from callbacks.client_retry import RetryPolicy
-from callbacks.flow_context import decode_context
-from callbacks.flows_api import FlowStarter
-from callbacks.intake import InProcessIntake
-from callbacks.limits import Limits
-from callbacks.openapi import OPENAPI_PATH
-from callbacks.plugin_settings import PluginSettings
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.retry import RetryPolicy
+from callbacks.flows.state import decode_context
+from callbacks.plugins.settings import PluginSettings
 from callbacks.routing import Router
+from callbacks.server.app import create_app
+from callbacks.server.auth import NoAuthenticator
+from callbacks.server.flows import FlowStarter
+from callbacks.server.limits import Limits
+from callbacks.server.openapi import OPENAPI_PATH
+from callbacks.testing import InProcessIntake
 from handlers import notify, reminder
 from tests.test_openapi import conforms, no_context, resolve
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from callbacks.emulator import load_scenario
-from callbacks.plugin_settings import describe_settings
-from callbacks.plugins import load_plugin
+from callbacks.plugins.loader import load_plugin
+from callbacks.plugins.settings import describe_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "flows.md").read_text()

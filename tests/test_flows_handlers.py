@@ -17,12 +17,12 @@ import httpx2
 import pytest
 from pydantic import BaseModel
 
-from callbacks.client import CallAutomationClient
+from callbacks.client.automation import CallAutomationClient
 from callbacks.context import Context
 from callbacks.events import Event
-from callbacks.flow_context import decode_context, encode_context
-from callbacks.plugin_settings import PluginSettings
-from callbacks.plugins import Plugin
+from callbacks.flows.state import decode_context, encode_context
+from callbacks.plugins.loader import Plugin
+from callbacks.plugins.settings import PluginSettings
 from callbacks.routing import Route
 from handlers import greeting, notify, reminder
 from tests.flow_events import CallEvents

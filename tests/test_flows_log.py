@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from callbacks.context import Context, NoHistoryError, context_factory
-from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event, ParticipantsUpdated, parse_event_element
-from callbacks.flow_context import encode_context
-from callbacks.flow_log import flow_calls, flow_records
-from callbacks.history import store_history
+from callbacks.flows.outcomes import flow_calls, flow_records
+from callbacks.flows.state import encode_context
 from callbacks.routing import Router
 from callbacks.store import EventStatus, EventStore, open_store
+from callbacks.store.history import store_history
 from handlers.reminder import plugin as reminder
 from tests.flow_events import CallEvents
 from tests.log_bodies import ga_element

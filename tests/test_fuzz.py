@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from starlette.testclient import TestClient
 
-from callbacks.app import create_app
-from callbacks.auth import NoAuthenticator
 from callbacks.events import Event, EventParseError, parse_event_element, parse_events
-from callbacks.http_guard import guarded_protocol
-from callbacks.intake import InProcessIntake
-from callbacks.limits import Limits
 from callbacks.routing import Route, Router
+from callbacks.server.app import create_app
+from callbacks.server.auth import NoAuthenticator
+from callbacks.server.guard import guarded_protocol
+from callbacks.server.limits import Limits
+from callbacks.testing import InProcessIntake
 from tests.conftest import SAMPLES
 from tests.thread_server import serve_in_thread
 

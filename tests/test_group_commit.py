@@ -12,7 +12,7 @@ import pytest
 
 from callbacks.store import StoreError
 from callbacks.store.group_commit import CommitQueue
-from callbacks.store.sqlite_writer import PROBE_EVERY, CommitThread, GroupCommitWriter
+from callbacks.store.sqlite.writer import PROBE_EVERY, CommitThread, GroupCommitWriter
 
 
 @dataclass

@@ -26,14 +26,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from callbacks.app import create_app
-from callbacks.auth import NoAuthenticator
+from callbacks.emulator.tokens import JWKS_PATH, TokenIssuer
 from callbacks.events import Event
-from callbacks.intake import InProcessIntake
-from callbacks.limits import Limits
 from callbacks.routing import Route as RouteMatch
 from callbacks.routing import Router
-from callbacks.tokens import JWKS_PATH, TokenIssuer
+from callbacks.server.app import create_app
+from callbacks.server.auth import NoAuthenticator
+from callbacks.server.limits import Limits
+from callbacks.testing import InProcessIntake
 from tests.conftest import sample_bytes, sample_json
 from tests.servers import free_port, start_cli, stop, wait_until_ready
 from tests.thread_server import serve_in_thread

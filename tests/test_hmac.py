@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx2
 import pytest
 
-from callbacks.hmac import (
+from callbacks.client.hmac import (
     EMPTY_CONTENT_HASH,
     HmacAuth,
     authorization_header,

@@ -12,8 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from callbacks.jwks import DEFAULT_JWKS_URL, JwksCache, KeysUnavailable, parse_jwks
-from callbacks.tokens import TokenIssuer
+from callbacks.emulator.tokens import TokenIssuer
+from callbacks.server.jwks import DEFAULT_JWKS_URL, JwksCache, KeysUnavailable, parse_jwks
 
 URL = "https://keys.test/calling/keys"
 

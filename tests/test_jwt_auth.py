@@ -21,9 +21,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from callbacks.auth import AuthError
-from callbacks.jwt_auth import DEFAULT_ISSUER, JwksCache, JwtAuthenticator
-from callbacks.tokens import TokenIssuer
+from callbacks.emulator.tokens import TokenIssuer
+from callbacks.server.auth import AuthError
+from callbacks.server.jwt import DEFAULT_ISSUER, JwksCache, JwtAuthenticator
 
 AUDIENCE = "0f0e0d0c-1111-2222-3333-444455556666"
 JWKS_URL = "https://keys.test/calling/keys"

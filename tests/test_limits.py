@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callbacks.events import parse_events
-from callbacks.limits import (
+from callbacks.server.limits import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_STRING,
     Limits,

@@ -20,10 +20,10 @@ import httpx2
 import pytest
 
 from callbacks.context import Context
-from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event
-from callbacks.logs import JsonFormatter, LogWriter, Throttle, configure_logging, json_wanted
 from callbacks.routing import Router
+from callbacks.server.logs import JsonFormatter, LogWriter, Throttle, configure_logging, json_wanted
 from callbacks.store import EventStatus, open_store
 from tests.dispatch_support import context, settled
 from tests.log_bodies import ga_body, ga_events

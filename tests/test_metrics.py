@@ -17,20 +17,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from callbacks.app import create_app
-from callbacks.auth import SecretAuthenticator
-from callbacks.client import CallAutomationClient
-from callbacks.client_errors import NoResponse
-from callbacks.client_retry import RetryPolicy
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.errors import NoResponse
+from callbacks.client.retry import RetryPolicy
 from callbacks.context import Context
-from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event
-from callbacks.intake import InProcessIntake, IntakeUnavailable, Receipt
-from callbacks.limits import Limits
-from callbacks.metrics import Metrics, rest_operation
 from callbacks.routing import Route as RouteMatch
 from callbacks.routing import Router
-from callbacks.store import EventStatus, StoreError, StoreStats, open_store
+from callbacks.server.app import create_app
+from callbacks.server.auth import SecretAuthenticator
+from callbacks.server.intake import IntakeUnavailable
+from callbacks.server.limits import Limits
+from callbacks.server.metrics import Metrics, rest_operation
+from callbacks.store import EventStatus, Receipt, StoreError, StoreStats, open_store
+from callbacks.testing import InProcessIntake
 from tests.conftest import sample_bytes
 from tests.dispatch_support import context, settled
 from tests.log_bodies import ga_body, ga_events

@@ -15,14 +15,16 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 
-from callbacks.app import create_app
-from callbacks.auth import SecretAuthenticator
 from callbacks.events import Event
-from callbacks.intake import InProcessIntake, IntakeUnavailable, Receipt
-from callbacks.limits import Limits
-from callbacks.openapi import OPENAPI_PATH, openapi_document
 from callbacks.routing import Route as RouteMatch
 from callbacks.routing import Router
+from callbacks.server.app import create_app
+from callbacks.server.auth import SecretAuthenticator
+from callbacks.server.intake import IntakeUnavailable
+from callbacks.server.limits import Limits
+from callbacks.server.openapi import OPENAPI_PATH, openapi_document
+from callbacks.store import Receipt
+from callbacks.testing import InProcessIntake
 from tests.conftest import sample_bytes
 
 SECRET = "openapi-test-secret"

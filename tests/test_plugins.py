@@ -7,14 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from callbacks.plugin_settings import (
-    PluginSettings,
-    SettingsError,
-    describe_settings,
-    env_name,
-    read_config_file,
-)
-from callbacks.plugins import (
+from callbacks.plugins.loader import (
     LoadedPlugins,
     Plugin,
     PluginError,
@@ -22,6 +15,13 @@ from callbacks.plugins import (
     load_plugin,
     load_plugins,
     load_router,
+)
+from callbacks.plugins.settings import (
+    PluginSettings,
+    SettingsError,
+    describe_settings,
+    env_name,
+    read_config_file,
 )
 from callbacks.routing import Router
 from handlers.greeting import GreetingSettings

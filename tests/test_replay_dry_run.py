@@ -21,9 +21,9 @@ from starlette.routing import Route
 from callbacks.cli import main
 from callbacks.context import context_factory, repeatability_id
 from callbacks.events import Event
-from callbacks.replay_client import CallRecorder, DryRunClient
-from callbacks.replay_sources import ReplayItem
-from callbacks.replay_targets import HandlerTarget
+from callbacks.replay.clients import CallRecorder, DryRunClient
+from callbacks.replay.sources import ReplayItem
+from callbacks.replay.targets import HandlerTarget
 from callbacks.store import EventStatus, ReplayMode, open_store
 from tests.log_bodies import ga_events
 from tests.replay_plugin import router
@@ -270,7 +270,7 @@ def test_the_console_script_sends_nothing_even_given_a_service(
         (["--to", "http://x/api/callbacks", "--handlers", PLUGIN], "--handlers does not apply"),
         (["--file", "/nonexistent/events.jsonl"], "--file: no such file: /nonexistent"),
         (["--file", "/"], "--file: a directory, not a file: /"),
-        (["--api-style", "1999"], "--api-style must be seed or 2021"),
+        (["--api-style", "1999"], "--api-style must be one of seed, 2021"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from callbacks.events import parse_events
-from callbacks.replay_files import iter_values
-from callbacks.replay_sources import (
+from callbacks.replay.files import iter_values
+from callbacks.replay.sources import (
     FileSource,
     InvalidEntry,
     ReplayItem,

@@ -19,15 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callbacks.client import CallAutomationClient
-from callbacks.client_retry import RetryPolicy
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.retry import RetryPolicy
 from callbacks.context import context_factory
-from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.emulator import RunningEmulator, serve_asgi, serve_emulator
 from callbacks.identifiers import CommunicationUserIdentifier
-from callbacks.replay_client import CallRecorder, RecordingTransport
-from callbacks.replay_sources import ReplayItem
-from callbacks.replay_targets import HandlerTarget, TargetUnreachable
+from callbacks.replay.clients import CallRecorder, RecordingTransport
+from callbacks.replay.sources import ReplayItem
+from callbacks.replay.targets import HandlerTarget, TargetUnreachable
 from callbacks.store import EventStatus, ReplayMode, open_store
 from tests.emulator.emulator_harness import fast_config
 from tests.log_bodies import ga_events

@@ -19,9 +19,9 @@ import pytest
 
 from callbacks.cli import main
 from callbacks.events import Dialect
-from callbacks.replay import Replayer
-from callbacks.replay_sources import ReplayItem
-from callbacks.replay_targets import RemoteTarget, TargetRejected
+from callbacks.replay.replayer import Replayer
+from callbacks.replay.sources import ReplayItem
+from callbacks.replay.targets import RemoteTarget, TargetRejected
 from callbacks.store import ReplayMode, open_store
 from tests.log_bodies import ga_events, preview_dtmf
 from tests.servers import free_port, start_cli, stop, wait_until_ready

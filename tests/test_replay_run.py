@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from callbacks.cli import main
-from callbacks.replay_output import Progress
+from callbacks.replay.output import Progress
 from callbacks.store import open_store
 from tests.log_bodies import ga_events
 from tests.postgres_support import POSTGRES_URL, fresh_schema, needs_postgres, with_options

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callbacks.store import ReplayMode, ReplayResult, open_store
-from callbacks.store.postgres_schema import SCHEMA_VERSION as POSTGRES_VERSION
-from callbacks.store.sqlite_schema import SCHEMA_VERSION as SQLITE_VERSION
+from callbacks.store.postgres.schema import SCHEMA_VERSION as POSTGRES_VERSION
+from callbacks.store.sqlite.schema import SCHEMA_VERSION as SQLITE_VERSION
 from tests.log_bodies import ga_events
 from tests.postgres_support import POSTGRES_URL, admin, fresh_schema, needs_postgres, with_options
 from tests.store_contract import ok

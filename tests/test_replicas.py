@@ -29,10 +29,10 @@ import httpx2
 import pytest
 
 from callbacks.context import Context
-from callbacks.dispatch import DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event
-from callbacks.intake import IntakeUnavailable
 from callbacks.routing import Router
+from callbacks.server.intake import IntakeUnavailable
 from callbacks.store import EventStatus, open_store
 from tests.dispatch_support import context, settled, wait_until
 from tests.log_bodies import ga_events

@@ -14,7 +14,7 @@ import pytest
 
 from callbacks.events import parse_events
 from callbacks.store import ClaimLost, EventStatus, EventStore, StoreError, open_store
-from callbacks.store.postgres_schema import SCHEMA_VERSION
+from callbacks.store.postgres.schema import SCHEMA_VERSION
 from tests.log_bodies import ga_element, ga_events
 from tests.postgres_support import POSTGRES_URL, admin, fresh_schema, needs_postgres, with_options
 from tests.store_contract import StoreContract, ok

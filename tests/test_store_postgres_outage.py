@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from callbacks.store import EventStatus, StoreError, open_store
-from callbacks.store.postgres import PostgresStore
+from callbacks.store.postgres.store import PostgresStore
 from tests.log_bodies import ga_events
 from tests.postgres_support import (
     POSTGRES_URL,

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from callbacks.store import StoreError, open_store
-from callbacks.store.postgres import PostgresStore
-from callbacks.store.postgres_url import parse_postgres_url, redact
+from callbacks.store.postgres.store import PostgresStore
+from callbacks.store.postgres.url import parse_postgres_url, redact
 
 
 def test_both_schemes_open_a_postgres_store() -> None:

@@ -23,9 +23,9 @@ from callbacks.store import (
     Synchronous,
     open_store,
 )
-from callbacks.store.sqlite_checkpoint import Checkpointer
-from callbacks.store.sqlite_schema import open_connections
-from callbacks.store.sqlite_writer import wait_unlocked
+from callbacks.store.sqlite.checkpoint import Checkpointer
+from callbacks.store.sqlite.schema import open_connections
+from callbacks.store.sqlite.writer import wait_unlocked
 from tests.log_bodies import ga_element, ga_events
 from tests.store_contract import StoreContract
 from tests.store_contract_queries import StoreQueriesContract
@@ -222,7 +222,7 @@ async def test_a_locked_database_is_tried_again_at_once_then_after_growing_delay
     """For the first millisecond at every loop iteration (sleep(0)), then 1, 2, 4, 4 ms."""
     from types import SimpleNamespace
 
-    from callbacks.store import sqlite_writer
+    from callbacks.store.sqlite import writer as sqlite_writer
 
     clock = [100.0]
     delays: list[float] = []
@@ -316,7 +316,7 @@ async def test_a_calls_events_in_every_status_are_read_through_indexes(
 ) -> None:
     """A call's events are indexed in two halves (unfinished, finished): every reading by call
     must see both halves, in order, and none may scan the log or sort what it reads."""
-    monkeypatch.setattr("callbacks.store.sqlite_admin.PAGE", 2)  # pages that cross the halves
+    monkeypatch.setattr("callbacks.store.sqlite.queries.PAGE", 2)  # pages that cross the halves
     path = tmp_path / "log.db"
     later = datetime.now(UTC) + timedelta(days=2)
     async with open_store(f"sqlite:///{path}") as store:

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from callbacks.tokens import (
+from callbacks.emulator.tokens import (
     DEFAULT_ISSUER,
     JWKS_PATH,
     OPENID_CONFIGURATION_PATH,

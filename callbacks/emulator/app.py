@@ -17,7 +17,7 @@ from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.errors import EmulatorError, MethodNotAllowed, NotFound, error_response
 from callbacks.emulator.rest import rest_routes
 from callbacks.emulator.signing import key_routes, token_control_routes
-from callbacks.tokens import TokenIssuer
+from callbacks.emulator.tokens import TokenIssuer
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from callbacks.emulator.events2021 import EventIds
 from callbacks.emulator.scenario import Scenario
-from callbacks.tokens import DEFAULT_ISSUER
+from callbacks.emulator.tokens import DEFAULT_ISSUER
 
 DEFAULT_RESOURCE_ID = "e1a70000-0000-4000-8000-000000000000"
 """The audience of callback tokens when none is configured: a fixed, obviously fake resource id."""

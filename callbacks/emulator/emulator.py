@@ -15,7 +15,7 @@ from callbacks.emulator.repeatability import Repeatability
 from callbacks.emulator.scenario import Scenario
 from callbacks.emulator.schemas import CreateCallBody
 from callbacks.emulator.signing import CallbackSigner
-from callbacks.tokens import TokenIssuer
+from callbacks.emulator.tokens import TokenIssuer
 
 
 class Emulator:

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from callbacks.client.hmac import content_hash
 from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.errors import (
     BadRequest,
@@ -44,7 +45,6 @@ from callbacks.emulator.schemas import (
     parse_body,
 )
 from callbacks.emulator.signature import path_and_query, verify_request
-from callbacks.hmac import content_hash
 
 API_VERSIONS = frozenset({"2021-04-15-preview1"})
 ACCEPTED_INFO = {"code": 202, "subcode": 0, "message": "Action is accepted."}

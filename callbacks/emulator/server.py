@@ -25,7 +25,7 @@ from callbacks.emulator.app import create_emulator, emulator_of
 from callbacks.emulator.config import EmulatorConfig
 from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.signing import receiver_flags
-from callbacks.tokens import JWKS_PATH, TokenIssuer
+from callbacks.emulator.tokens import JWKS_PATH, TokenIssuer
 
 
 @dataclass(frozen=True, slots=True)

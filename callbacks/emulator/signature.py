@@ -16,8 +16,8 @@ from email.utils import parsedate_to_datetime
 
 from starlette.requests import Request
 
+from callbacks.client.hmac import SIGNED_HEADERS, content_hash, sign, string_to_sign
 from callbacks.emulator.errors import Unauthorized
-from callbacks.hmac import SIGNED_HEADERS, content_hash, sign, string_to_sign
 
 _AUTHORIZATION = re.compile(
     r"^HMAC-SHA256\s+SignedHeaders=(?P<headers>[^&\s]+)&Signature=(?P<signature>\S+)$",

@@ -1,9 +1,9 @@
 """Callback tokens: the emulator signs every callback as today's Call Automation does.
 
-Each attempt to post a callback carries ``Authorization: Bearer <JWT>``: a fresh RS256 token
-(iss, aud = the resource id, iat, nbf, exp, jti) from one :class:`~callbacks.tokens.TokenIssuer`
-per emulator. The public keys are served at the real service's paths, so a receiver verifies
-the emulator's callbacks with the same code and only another key URL::
+Each attempt to post a callback carries ``Authorization: Bearer <JWT>``: a fresh RS256 token (iss,
+aud = the resource id, iat, nbf, exp, jti) from one :class:`~callbacks.emulator.tokens.TokenIssuer`
+per emulator. The public keys are served at the real service's paths, so a receiver verifies the
+emulator's callbacks with the same code and only another key URL::
 
     GET /calling/keys                                   the JWKS
     GET /calling/.well-known/acsopenidconfiguration     issuer and jwks_uri
@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from callbacks.emulator.errors import EmulatorError, error_response
 from callbacks.emulator.schemas import parse_body
-from callbacks.tokens import JWKS_PATH, OPENID_CONFIGURATION_PATH, TokenIssuer
+from callbacks.emulator.tokens import JWKS_PATH, OPENID_CONFIGURATION_PATH, TokenIssuer
 
 
 def receiver_flags(url: str, issuer: str, resource_id: str) -> list[str]:

@@ -11,7 +11,7 @@
   (e.g. ``callbacks events prune`` running beside the server) before failing with 503.
 
 ``postgresql://user@host:5432/db?schema=NAME`` (or ``postgres://``): the log shared by
-replicas; its options are in :mod:`callbacks.store.postgres_url`, its design in
+replicas; its options are in :mod:`callbacks.store.postgres.url`, its design in
 docs/replicas.md.
 """
 
@@ -37,8 +37,8 @@ from callbacks.store.base import (
     StoreError,
     StoreStats,
 )
-from callbacks.store.sqlite import SQLiteStore
-from callbacks.store.sqlite_schema import Synchronous
+from callbacks.store.sqlite.schema import Synchronous
+from callbacks.store.sqlite.store import SQLiteStore
 
 __all__ = [
     "Claim",
@@ -97,7 +97,7 @@ def _sqlite(url: str) -> EventStore:
 
 
 def _postgres(url: str) -> EventStore:
-    from callbacks.store.postgres import PostgresStore  # asyncpg loads only when it is used
+    from callbacks.store.postgres.store import PostgresStore  # asyncpg loads only when it is used
 
     return PostgresStore(url)
 

@@ -22,8 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
-from callbacks.events import Event
-from callbacks.intake import Receipt
+from callbacks.events.base import Event
 from callbacks.store.records import (
     UNFINISHED,
     Claim,
@@ -33,12 +32,13 @@ from callbacks.store.records import (
     EventStatus,
     Outcome,
     PendingEvent,
+    Receipt,
     StoreError,
     StoreStats,
     utc,
     utf8_text,
 )
-from callbacks.store.replay_records import ReplayMode, ReplayResult, RestCall
+from callbacks.store.replays import ReplayMode, ReplayResult, RestCall
 
 __all__ = [
     "UNFINISHED",

@@ -52,6 +52,14 @@ UNFINISHED = (EventStatus.PENDING, EventStatus.FAILED)
 """Statuses the dispatcher still has to work on."""
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """How many events of a request were new, and how many were already known."""
+
+    accepted: int
+    duplicates: int
+
+
 def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; a naive datetime is taken to be UTC already."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -25,8 +25,8 @@ from typing import Any
 
 import httpx2
 
-from callbacks.client import CallAutomationClient
-from callbacks.client_retry import RetryPolicy
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.retry import RetryPolicy
 from callbacks.emulator import DeliveryConfig, EmulatorConfig, RunningEmulator, serve_emulator
 from callbacks.emulator.journal import CallbackRecord, RequestRecord
 from callbacks.identifiers import CommunicationUserIdentifier, Identifier

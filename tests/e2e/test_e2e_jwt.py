@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx2
 
-from callbacks.client import CallAutomationClient
+from callbacks.client.automation import CallAutomationClient
 from callbacks.emulator import parse_scenario, serve_emulator
-from callbacks.tokens import TokenIssuer
+from callbacks.emulator.tokens import TokenIssuer
 from tests.e2e.harness import APP, SECRET, Stack, e2e_config, e2e_stack, with_delivery
 
 PRESS_1 = parse_scenario({"default": {"press": [{"tones": "1", "after_prompt": 1}]}})

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from callbacks.client.hmac import HmacAuth
 from callbacks.emulator import EmulatorConfig, RunningEmulator, serve_asgi, serve_emulator
-from callbacks.hmac import HmacAuth
 
 KEY = b"emulator-test-key-0123456789abcdef"
 KEY_B64 = base64.b64encode(KEY).decode()

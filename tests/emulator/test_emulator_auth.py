@@ -9,7 +9,7 @@ import httpx2
 import pytest
 from emulator_harness import ALICE, KEY, Env
 
-from callbacks.hmac import HmacAuth
+from callbacks.client.hmac import HmacAuth
 
 
 def create_body(env: Env) -> bytes:

@@ -15,16 +15,16 @@ import httpx2
 import pytest
 from emulator_harness import ALICE, KEY_B64
 
-from callbacks.emulator.cli import add_parser, config_from_args, run
+from callbacks.cli.emulate import add_parser, config_from_args, run
+from callbacks.client.hmac import HmacAuth, parse_connection_string
 from callbacks.emulator.config import DEFAULT_RESOURCE_ID
 from callbacks.emulator.server import bind_socket
-from callbacks.hmac import HmacAuth, parse_connection_string
-from callbacks.tokens import DEFAULT_ISSUER
+from callbacks.emulator.tokens import DEFAULT_ISSUER
 
 ROOT = Path(__file__).parents[2]
 MAIN = (
     "import argparse, sys\n"
-    "from callbacks.emulator.cli import add_parser\n"
+    "from callbacks.cli.emulate import add_parser\n"
     "parser = argparse.ArgumentParser(prog='callbacks')\n"
     "add_parser(parser.add_subparsers())\n"
     "args = parser.parse_args(sys.argv[1:])\n"

@@ -11,11 +11,11 @@ import jwt
 import pytest
 from emulator_harness import Env, Receiver, fast_config, running_env
 
-from callbacks.auth import AuthError
 from callbacks.emulator import EmulatorConfig, serve_emulator
 from callbacks.emulator.config import DEFAULT_RESOURCE_ID
-from callbacks.jwt_auth import JwksCache, JwtAuthenticator
-from callbacks.tokens import DEFAULT_ISSUER, TokenIssuer
+from callbacks.emulator.tokens import DEFAULT_ISSUER, TokenIssuer
+from callbacks.server.auth import AuthError
+from callbacks.server.jwt import JwksCache, JwtAuthenticator
 
 
 def claims_of(authorization: str) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from callbacks.emulator import DeliveryConfig, EmulatorConfig, RunningEmulator, 
 from callbacks.emulator.calls import Call
 from callbacks.emulator.journal import RequestRecord
 from callbacks.emulator.scenario import parse_scenario
-from callbacks.flow_context import decode_context
-from callbacks.flow_log import flow_records
-from callbacks.flows import FlowRecord
-from callbacks.plugins import load_plugin
+from callbacks.flows.flow import FlowRecord
+from callbacks.flows.outcomes import flow_records
+from callbacks.flows.state import decode_context
+from callbacks.plugins.loader import load_plugin
 from callbacks.store import EventStatus, open_store
 from tests.emulator.emulator_harness import KEY
 from tests.servers import ROOT, free_port, start_cli, stop

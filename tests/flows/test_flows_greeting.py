@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from callbacks.client import CallAutomationClient
+from callbacks.client.automation import CallAutomationClient
 from callbacks.emulator.participants import LegState
 from callbacks.identifiers import CommunicationUserIdentifier
 from tests.flows.flow_harness import SOURCE, Service, running_service, wait_until

@@ -1,0 +1,85 @@
+"""``callbacks plugins``: the installed handler plugins, what they do, and their settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, get_origin
+
+from callbacks.plugins.loader import Plugin, PluginError, installed, load_plugin
+from callbacks.plugins.settings import describe_settings
+
+
+def describe(plugin: Plugin) -> dict[str, Any]:
+    """A plugin as ``callbacks plugins --json`` prints it."""
+    settings = describe_settings(plugin.name, plugin.settings) if plugin.settings else []
+    flow: dict[str, Any] | None = None
+    if plugin.flow is not None:
+        flow = {"options": [
+            {"name": name, "required": info.is_required(),
+             "many": get_origin(info.annotation) is list}
+            for name, info in plugin.flow.request_model.model_fields.items()
+        ]}
+    return {
+        "name": plugin.name,
+        "description": plugin.description,
+        "settings": [setting.to_json() for setting in settings],
+        "flow": flow,
+    }
+
+
+def _usage(option: dict[str, Any]) -> str:
+    flag = "--" + option["name"].replace("_", "-")
+    text = f"{flag} {option['name'].upper()}"
+    if option["many"]:
+        text += f" [{flag} ...]"
+    return text if option["required"] else f"[{text}]"
+
+
+def _text(document: dict[str, Any]) -> list[str]:
+    lines = [f"{document['name']}: {document['description'] or '(no description)'}"]
+    for setting in document["settings"]:
+        default = "required" if setting["required"] else f"default {setting['default']}"
+        lines.append(f"    {setting['name']:<18} {setting['type']:<14} {default:<28} "
+                     f"{setting['env']}")
+        if setting["description"]:
+            lines.append(f"        {setting['description']}")
+    if document["flow"] is not None:
+        options = " ".join(_usage(option) for option in document["flow"]["options"])
+        lines.append(f"    starts a flow: callbacks call {document['name']} {options}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """List installed plugins; 1 if one of them cannot be loaded (it is listed with why)."""
+    broken = 0
+    for name in sorted(installed()):
+        try:
+            document = describe(load_plugin(name))
+        except PluginError as exc:
+            broken += 1
+            document = {"name": name, "error": str(exc)}
+            if not args.json:
+                print(f"{name}: cannot be loaded: {exc}")
+                continue
+        if args.json:
+            print(json.dumps(document))
+        else:
+            print("\n".join(_text(document)))
+    if not installed() and not args.json:
+        print("no handler plugins installed (entry-point group callbacks.handlers)",
+              file=sys.stderr)
+    return 1 if broken else 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``callbacks plugins``."""
+    parser = subparsers.add_parser(
+        "plugins", help="list installed handler plugins and their settings",
+        description="List the installed handler plugins (entry-point group callbacks.handlers) "
+        "with their description and settings (environment variable CALLBACKS_<PLUGIN>_<FIELD>, "
+        "or a [plugin] section of the file given to serve --config).",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per plugin")
+    parser.set_defaults(func=run)

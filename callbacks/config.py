@@ -1,0 +1,233 @@
+"""The service's configuration: every option of ``callbacks serve``, declared once.
+
+Each field of :class:`ServeConfig` is declared with its :class:`~callbacks.options.Option`
+(flag, ``CALLBACKS_*`` variable, type, default, help), so the flag, the variable, the help text
+and the dataclass field cannot drift apart. :meth:`ServeConfig.from_args` resolves every field
+in the order :mod:`callbacks.options` describes; :meth:`ServeConfig.check` refuses combinations
+that cannot work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from callbacks.dispatch.config import default_owner
+from callbacks.errors import ConfigError
+from callbacks.options import (
+    API_STYLE,
+    CALLBACK_URL,
+    CONFIG,
+    CONNECTION_STRING,
+    HANDLERS,
+    STORE,
+    Option,
+    count,
+    log_level,
+    port,
+    positive_int,
+    positive_seconds,
+)
+from callbacks.server.guard import DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
+from callbacks.server.jwt import DEFAULT_ISSUER, DEFAULT_JWKS_URL
+from callbacks.server.limits import (
+    DEFAULT_BODY_LIMIT,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_STRING,
+    DEFAULT_READ_TIMEOUT,
+    MAX_DEPTH_CEILING,
+)
+from callbacks.server.logs import LOG_FORMATS
+from callbacks.store import open_store
+
+AUTH_MODES = ("secret", "jwt", "jwt+secret", "none")
+DISPATCH_MODES = ("auto", "inline", "process")
+
+
+def setting(option: Option, *, secret: bool = False) -> Any:
+    """A dataclass field whose value comes from ``option`` (kept in the field's metadata)."""
+    default = option.default
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), repr=not secret,
+                     metadata={"option": option})
+    if callable(default):
+        return field(default_factory=default, repr=not secret, metadata={"option": option})
+    return field(default=default, repr=not secret, metadata={"option": option})
+
+
+def _option(flag: str, help: str, **kwargs: Any) -> Any:
+    return setting(Option(flag, help, **kwargs))
+
+
+@dataclass
+class ServeConfig:
+    """Everything ``callbacks serve`` can be told."""
+
+    host: str = _option("--host", "interface to listen on", default="127.0.0.1")
+    port: int = _option("--port", "port to listen on", convert=port, default=8080)
+    handlers: list[str] = setting(HANDLERS)
+    auth: str = _option(
+        "--auth", "how callbacks authenticate: a ?secret= in the callback URL, a JWT bearer, "
+        "both, or nothing (local trials only)", choices=AUTH_MODES, default="secret",
+    )
+    secret: str | None = setting(Option("--secret", "the ?secret= of the callbackUri"),
+                                 secret=True)
+    jwks_url: str = _option("--jwks-url", "keys of the callback JWTs", default=DEFAULT_JWKS_URL)
+    jwt_issuer: str = _option("--jwt-issuer", "expected iss of callback JWTs",
+                              default=DEFAULT_ISSUER)
+    jwt_audience: str | None = _option(
+        "--jwt-audience", "expected aud of callback JWTs: the resource id"
+    )
+    connection_string: str | None = setting(CONNECTION_STRING, secret=True)
+    api_style: str = setting(API_STYLE)
+    store: str = setting(STORE)
+    concurrency: int = _option(
+        "--concurrency", "calls whose handlers run at once; 0: log events only, run no handlers "
+        "here (a later start or another replica dispatches them)", convert=count, default=64,
+    )
+    dispatch: str = _option(
+        "--dispatch", "inline: handlers run in this process; process: in a child process of "
+        "their own, on another core, while this one only receives; auto: process on Linux with "
+        "two or more CPUs, inline otherwise", choices=DISPATCH_MODES, default="auto",
+    )
+    max_attempts: int = _option(
+        "--max-attempts", "runs of a failing handler before its event is dead",
+        convert=positive_int, default=5,
+    )
+    lease: float = _option(
+        "--lease", "seconds a replica's claim on a call lasts unless renewed; a dead replica's "
+        "calls are taken over after it", convert=positive_seconds, default=30.0,
+    )
+    replica_name: str = _option(
+        "--replica-name", "this process's name in claims (distinct per replica sharing a log)",
+        default=default_owner, default_text="the host name",
+    )
+    body_limit: int = _option("--body-limit", "largest request body, in bytes (413)",
+                              convert=positive_int, default=DEFAULT_BODY_LIMIT)
+    max_events: int = _option("--max-events", "most events in one request (413)",
+                              convert=positive_int, default=DEFAULT_MAX_EVENTS)
+    max_depth: int = _option(
+        "--max-depth", "deepest nesting of arrays and objects in a body (400 json_too_deep)",
+        convert=positive_int, default=DEFAULT_MAX_DEPTH,
+    )
+    max_string: int = _option(
+        "--max-string", "longest string in a body, in bytes as encoded (413 string_too_long)",
+        convert=positive_int, default=DEFAULT_MAX_STRING,
+    )
+    read_timeout: float = _option(
+        "--read-timeout", "seconds a client may take to send its headers, and again its body "
+        "(408)", convert=positive_seconds, default=DEFAULT_READ_TIMEOUT,
+    )
+    max_header_bytes: int = _option(
+        "--max-header-bytes", "largest request head: request line and headers "
+        "(431 headers_too_large)", convert=positive_int, default=DEFAULT_MAX_HEADER_BYTES,
+    )
+    keep_alive_timeout: int = _option(
+        "--keep-alive-timeout", "seconds an idle keep-alive connection stays open",
+        convert=positive_int, default=DEFAULT_KEEP_ALIVE_TIMEOUT,
+    )
+    log_level: str = _option("--log-level", "debug, info, warning or error", convert=log_level,
+                             default="INFO", default_text="info")
+    config_file: str | None = setting(CONFIG)
+    api_key: str | None = setting(
+        Option("--api-key", "bearer key of POST /api/flows/{flow} (without it the API is off)"),
+        secret=True,
+    )
+    callback_url: str | None = setting(CALLBACK_URL, secret=True)
+    log_format: str = _option(
+        "--log-format", "json (one object per line), text, or auto: json unless stderr is a "
+        "terminal", choices=LOG_FORMATS, default="auto",
+    )
+
+    @classmethod
+    def options(cls) -> list[Option]:
+        """Every option of ``callbacks serve``, in declaration order."""
+        return [f.metadata["option"] for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add every option to ``parser``."""
+        for option in cls.options():
+            option.add_to(parser)
+
+    @classmethod
+    def from_args(
+        cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None
+    ) -> ServeConfig:
+        """A checked configuration from parsed arguments, the environment and the defaults."""
+        environ = os.environ if environ is None else environ
+        given: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            option: Option = f.metadata["option"]
+            value = option.value(args, environ)
+            if value is not option.default:
+                given[f.name] = value
+        config = cls(**given)
+        config.check()
+        return config
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, for the dispatching child process (secrets included: a pipe only)."""
+        return dataclasses.asdict(self)
+
+    def in_memory_log(self) -> bool:
+        """Whether ``--store`` names a log no other process can open (``sqlite:///:memory:``,
+        however it is spelled); False for a malformed URL, which serve refuses on its own."""
+        try:
+            return not open_store(self.store).shareable
+        except ValueError:
+            return False
+
+    def dispatch_mode(self) -> tuple[str, str]:
+        """Where handlers run, ``inline`` or ``process``, and why (for the start-up line).
+
+        ``auto`` is ``process`` where a second process gains something and can work: on Linux
+        (where the child is made to die with this process), with two or more CPUs to run on, a
+        log both processes can open, and handlers to run. Otherwise it is ``inline``.
+        """
+        if self.dispatch != "auto":
+            return self.dispatch, "--dispatch " + self.dispatch
+        if self.concurrency == 0:
+            return "inline", "--concurrency 0 runs no handlers"
+        if self.in_memory_log():
+            return "inline", "an in-memory log cannot be shared with a second process"
+        if not sys.platform.startswith("linux"):
+            return "inline", "--dispatch process is only the default on Linux"
+        cpus = len(os.sched_getaffinity(0))
+        if cpus < 2:
+            return "inline", "one CPU: a second process would only take turns with this one"
+        return "process", f"{cpus} CPUs: this process receives, a child runs the handlers"
+
+    def check(self) -> None:
+        """Raise ConfigError for a value or a combination that cannot work."""
+        for f in dataclasses.fields(self):
+            option: Option = f.metadata["option"]
+            value = getattr(self, f.name)
+            if option.choices and value not in option.choices:
+                raise ConfigError(
+                    f"{option.flag} must be one of {', '.join(option.choices)}, not {value!r}"
+                )
+        if "secret" in self.auth and not self.secret:
+            raise ConfigError(
+                "no callback secret: pass --secret or set CALLBACKS_SECRET "
+                "(or choose --auth none for local development)"
+            )
+        if self.auth.startswith("jwt") and not (self.jwt_audience or "").strip():
+            raise ConfigError(
+                "--auth jwt needs --jwt-audience (or CALLBACKS_JWT_AUDIENCE): "
+                "the immutable resource id of the Communication Services resource"
+            )
+        if self.dispatch == "process" and self.concurrency == 0:
+            raise ConfigError("--dispatch process with --concurrency 0 would run no handlers")
+        if self.dispatch == "process" and self.in_memory_log():
+            raise ConfigError(
+                "--dispatch process needs a log both processes can open, not sqlite:///:memory:"
+            )
+        if self.max_depth > MAX_DEPTH_CEILING:
+            raise ConfigError(f"--max-depth may be at most {MAX_DEPTH_CEILING}")

@@ -1,0 +1,97 @@
+"""Callback authentication: who may post events to the endpoint.
+
+Modes, chosen by configuration: ``secret`` (a shared secret in the callbackUri's query, the
+default), ``jwt`` (the service's bearer token, see :mod:`callbacks.server.jwt`), ``jwt+secret``
+(both) and ``none`` (explicit). Every failure raises :class:`AuthError`, which the endpoint
+answers with 401 ``{"code", "message"}``; messages never echo what the caller sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Protocol
+
+log = logging.getLogger("callbacks.auth")
+
+SECRET_PARAM = "secret"
+
+
+class AuthError(Exception):
+    """A request failed authentication: HTTP 401 with this code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Authenticator(Protocol):
+    """Decides whether a callback request comes from the service."""
+
+    async def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """Return if the request is authentic; raise :class:`AuthError` otherwise."""
+
+    async def start(self) -> None:
+        """Open clients or warm caches (called in the app's lifespan)."""
+
+    async def stop(self) -> None:
+        """Release what ``start`` opened."""
+
+
+class _NoLifecycle:
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def stop(self) -> None:
+        """Nothing to close."""
+
+
+class SecretAuthenticator(_NoLifecycle):
+    """Requires ``?secret=<value>`` on the callback URL, compared in constant time."""
+
+    def __init__(self, secret: str) -> None:
+        if not secret:
+            raise ValueError("the callback secret must not be empty")
+        self._secret = secret.encode()
+
+    def __repr__(self) -> str:
+        return "SecretAuthenticator(secret=***)"
+
+    async def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """Check the query secret."""
+        given = query.get(SECRET_PARAM)
+        if given is None:
+            raise AuthError("missing_secret", "the callback URL carries no secret")
+        if not hmac.compare_digest(given.encode(), self._secret):
+            raise AuthError("wrong_secret", "the callback secret does not match")
+
+
+class NoAuthenticator(_NoLifecycle):
+    """Accepts every request: only for local development, chosen explicitly."""
+
+    async def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """Accept."""
+
+
+class AllOf:
+    """Requires every authenticator to pass (``jwt+secret``)."""
+
+    def __init__(self, *authenticators: Authenticator) -> None:
+        self._authenticators = authenticators
+
+    async def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """Run each in order; the first failure is the answer."""
+        for authenticator in self._authenticators:
+            await authenticator.authenticate(headers, query)
+
+    async def start(self) -> None:
+        """Start each."""
+        for authenticator in self._authenticators:
+            await authenticator.start()
+
+    async def stop(self) -> None:
+        """Stop each."""
+        for authenticator in self._authenticators:
+            await authenticator.stop()

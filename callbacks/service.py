@@ -1,0 +1,208 @@
+"""The composition root: the receiver app, the event log, the dispatcher and the REST client,
+built from a :class:`~callbacks.config.ServeConfig`.
+
+``callbacks serve`` (:mod:`callbacks.cli.serve`), ``callbacks demo`` and the dispatching child
+process all build the service here, so each runs the same parts wired the same way.
+
+Garbage collection (:func:`tune_gc`): with CPython's defaults a collection of the youngest
+generation starts once allocations outrun deallocations by 700 objects. Sixty-four requests in
+flight, each with its coroutines, futures, dicts and parsed event, cross that hundreds of times
+a second, and every tenth of those collections examines the next generation, every hundredth
+nearly everything start-up created (modules, pydantic validators, plugins): measured in
+``callbacks serve`` under ``wrk -t2 -c64``, about 10 % of the receiving process's CPU time went
+to collecting, almost all of it finding nothing, since requests free their objects by reference
+counting. :func:`tune_gc` moves what exists at start-up out of the collector's sight
+(``gc.freeze``) and raises the first threshold. Memory stays bounded: cyclic garbage still
+counts as allocations, so a collection still starts once 10 000 such objects have piled up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator
+
+import httpx2
+from starlette.applications import Starlette
+
+from callbacks.client.automation import DEFAULT_LIMITS, CallAutomationClient
+from callbacks.config import ServeConfig
+from callbacks.context import context_factory
+from callbacks.dispatch.config import DispatchConfig
+from callbacks.dispatch.dispatcher import Dispatcher
+from callbacks.dispatch.process import DispatchProcess
+from callbacks.errors import ConfigError
+from callbacks.flows.state import checked_callback_url
+from callbacks.plugins.loader import LoadedPlugins, load_enabled
+from callbacks.server.app import create_app
+from callbacks.server.auth import AllOf, Authenticator, NoAuthenticator, SecretAuthenticator
+from callbacks.server.flows import FlowStarter
+from callbacks.server.intake import Intake
+from callbacks.server.jwt import JwksCache, JwtAuthenticator
+from callbacks.server.limits import Limits
+from callbacks.server.metrics import Metrics
+from callbacks.store import open_store
+from callbacks.store.base import EventStore
+from callbacks.store.history import store_history
+from callbacks.store.records import StoreError
+from callbacks.store.sqlite.store import SQLiteStore
+
+log = logging.getLogger("callbacks.serve")
+
+YOUNG_THRESHOLD = 10_000
+"""Net allocations of container objects that start a collection of the youngest generation."""
+
+
+def tune_gc() -> None:
+    """Collect once, freeze the survivors, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
+def serve_callback_url(
+    plugins: LoadedPlugins, connection_string: str | None, callback_url: str | None
+) -> str | None:
+    """The checked ``--callback-url`` of ``serve``; flows need it and a connection string."""
+    url = checked_callback_url(callback_url, "serve") if callback_url else None
+    if plugins.flows:
+        names = ", ".join(sorted(plugins.flows))
+        if not connection_string:
+            raise ConfigError(f"handler plugins {names} place calls: pass "
+                              "--connection-string (or CALLBACKS_CONNECTION_STRING)",
+                              command="serve")
+        if url is None:
+            checked_callback_url(None, "serve")
+    return url
+
+
+def authenticator(config: ServeConfig) -> Authenticator:
+    if config.auth == "none":
+        return NoAuthenticator()
+    chosen: list[Authenticator] = []
+    if config.auth.startswith("jwt"):
+        assert config.jwt_audience is not None
+        jwks = JwksCache(config.jwks_url)
+        chosen.append(
+            JwtAuthenticator(jwks, issuer=config.jwt_issuer, audience=config.jwt_audience)
+        )
+    if config.auth.endswith("secret"):
+        assert config.secret is not None
+        chosen.append(SecretAuthenticator(config.secret))
+    return chosen[0] if len(chosen) == 1 else AllOf(*chosen)
+
+
+def rest_client(config: ServeConfig, metrics: Metrics) -> CallAutomationClient | None:
+    """The REST client handlers and flows act with (None without a connection string)."""
+    if not config.connection_string:
+        return None
+    transport = metrics.transport(httpx2.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
+    try:
+        return CallAutomationClient.from_connection_string(
+            config.connection_string, api_style=config.api_style, transport=transport
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--connection-string: {exc}") from None
+
+
+def _store(config: ServeConfig) -> EventStore:
+    try:
+        return open_store(config.store)
+    except ValueError as exc:
+        raise ConfigError(f"--store: {exc}") from None
+
+
+def build_dispatcher(
+    config: ServeConfig,
+    plugins: LoadedPlugins,
+    metrics: Metrics,
+    client: CallAutomationClient | None,
+    callback_url: str | None,
+    *,
+    concurrency: int | None = None,
+) -> Dispatcher:
+    """The event-log intake for ``config``, running up to ``concurrency`` calls' handlers."""
+    store = _store(config)
+    dispatcher = Dispatcher(
+        store,
+        plugins.router,
+        context_factory(
+            client, history=store_history(store), settings=plugins.settings,
+            callback_url=callback_url,
+        ),
+        DispatchConfig(
+            concurrency=config.concurrency if concurrency is None else concurrency,
+            max_attempts=config.max_attempts,
+            lease=config.lease,
+        ),
+        owner=config.replica_name,
+        metrics=metrics,
+        # A database may come up after the service (compose, a failover): wait for it.
+        wait_for_log=not config.store.lower().startswith("sqlite:"),
+    )
+    on_new_work = getattr(store, "on_new_work", None)
+    if on_new_work is not None and dispatcher.config.concurrency:
+        # PostgreSQL: another replica's events wake us at once (if we dispatch at all)
+        on_new_work(dispatcher.wake)
+    return dispatcher
+
+
+def build_app(config: ServeConfig) -> Starlette:
+    """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
+    plugins = load_enabled(config.handlers, config.config_file)
+    callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
+    metrics = Metrics()
+    client = rest_client(config, metrics)
+    check_log(config)  # after the plugins loaded: a bad one must not leave a log behind
+    intake: Intake
+    mode, reason = config.dispatch_mode()
+    log.info("dispatch %s (%s)", mode, reason)
+    if mode == "process":
+        # This process only receives and logs; a child dispatches, on another core.
+        log_only = build_dispatcher(config, plugins, metrics, client, callback_url, concurrency=0)
+        intake = DispatchProcess(log_only, config.to_json(), metrics)
+    else:
+        intake = build_dispatcher(config, plugins, metrics, client, callback_url)
+    metrics.watch_log(intake.store.stats)
+
+    @contextlib.asynccontextmanager
+    async def client_lifetime() -> AsyncIterator[object]:
+        if client is None:
+            yield None
+            return
+        async with client:
+            yield client
+
+    return create_app(
+        intake,
+        authenticator(config),
+        limits=Limits(
+            body_bytes=config.body_limit,
+            events=config.max_events,
+            depth=config.max_depth,
+            string_bytes=config.max_string,
+            read_timeout=config.read_timeout,
+        ),
+        resources=[client_lifetime],
+        flows=FlowStarter(
+            plugins.flows, api_key=config.api_key, client=client,
+            callback_url=callback_url, settings=plugins.settings,
+        ),
+        metrics=metrics,
+    )
+
+
+def check_log(config: ServeConfig) -> None:
+    """A malformed ``--store`` URL, or a SQLite path that cannot hold a log (a missing
+    directory, another program's database), is a configuration error, told in one line before
+    anything starts. A database server may still come up later: its log is waited for once
+    serving."""
+    store = _store(config)
+    if not isinstance(store, SQLiteStore) or not store.shareable:
+        return
+    try:
+        store.check()
+    except StoreError as exc:
+        raise ConfigError(f"--store: {exc}") from None
