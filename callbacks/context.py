@@ -180,7 +180,7 @@ class Context:
                     f"ctx.call: {self.event.type} event {self.event.identity} belongs to no "
                     "call; use ctx.client (e.g. ctx.client.create_call) instead"
                 )
-            self._call = self.client.for_call(call_id)
+            self._call = self.client.get_call_connection(call_id)
         return self._call
 
     @property

@@ -137,3 +137,14 @@ def CommunicationUserIdentifier(user_id: str) -> Identifier:
 def PhoneNumberIdentifier(number: str) -> Identifier:
     """A phone number in E.164 form, such as ``+14251001000``."""
     return Identifier.model_validate({"phoneNumber": {"value": number}})
+
+
+def identifier(value: Identifier | str) -> Identifier:
+    """``value`` as an Identifier: an Identifier as is, a raw id (``8:acs:...``, ``4:+1...``)
+    or a phone number parsed."""
+    return value if isinstance(value, Identifier) else Identifier.model_validate(value)
+
+
+def optional_identifier(value: Identifier | str | None) -> Identifier | None:
+    """:func:`identifier`, or None for None."""
+    return None if value is None else identifier(value)

@@ -26,7 +26,8 @@ from collections.abc import AsyncIterator
 import httpx2
 from starlette.applications import Starlette
 
-from callbacks.client.automation import DEFAULT_LIMITS, CallAutomationClient
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.pipeline import DEFAULT_LIMITS
 from callbacks.config import ServeConfig
 from callbacks.context import context_factory
 from callbacks.dispatch.config import DispatchConfig

@@ -25,7 +25,7 @@ async def call_back(event: Event, ctx: Context) -> None:
     placed = await ctx.client.create_call(
         "8:acs:resource_app", ["8:acs:resource_callee"], ctx.callback_url or "https://x.invalid"
     )
-    await ctx.client.hangup(placed.call_leg_id)
+    await ctx.client.get_call_connection(placed.call_leg_id).hangup()
 
 
 @router.on("ParticipantsUpdated")

@@ -148,7 +148,7 @@ async def test_create_call_leaves_out_unset_fields_and_takes_the_ga_name() -> No
 async def test_hangup(style: str, prefix: str, query: str) -> None:
     client, rec = make_client(answer(202), style)
     async with client:
-        await client.hangup(CALL)
+        await client.get_call_connection(CALL).hangup()
     request = rec.only
     assert (request.method, path_of(request)) == ("POST", f"{prefix}/{CALL}/Hangup{query}")
     assert request.content == b""
@@ -172,8 +172,8 @@ PLAY_ANSWER = {
 async def test_play_audio(style: str, prefix: str, query: str, id_field: str) -> None:
     client, rec = make_client(answer(202, PLAY_ANSWER), style)
     async with client:
-        result = await client.play_audio(
-            CALL, "https://example.com/welcome.wav", loop=True,
+        result = await client.get_call_connection(CALL).play_audio(
+            "https://example.com/welcome.wav", loop=True,
             operation_context="greeting", resource_id="res-1",
         )
     assert result.id == "op-1"
@@ -196,7 +196,7 @@ async def test_play_audio(style: str, prefix: str, query: str, id_field: str) ->
 async def test_play_audio_defaults_send_loop_false_only() -> None:
     client, rec = make_client(answer(202, {"id": "op", "status": "running"}))
     async with client:
-        result = await client.play_audio(CALL, "https://example.com/a.wav")
+        result = await client.get_call_connection(CALL).play_audio("https://example.com/a.wav")
     assert result.result_info is None
     assert body_of(rec.only) == {"audioFileUri": "https://example.com/a.wav", "loop": False}
 
@@ -205,7 +205,8 @@ async def test_play_audio_defaults_send_loop_false_only() -> None:
 async def test_cancel_media_processing(style: str, prefix: str, query: str) -> None:
     client, rec = make_client(answer(202, {**PLAY_ANSWER, "status": "completed"}), style)
     async with client:
-        result = await client.cancel_media_processing(CALL, operation_context="stop")
+        call = client.get_call_connection(CALL)
+        result = await call.cancel_media_processing(operation_context="stop")
     assert result is not None and result.status == "completed"
     request = rec.only
     assert (request.method, path_of(request)) == (
@@ -219,7 +220,7 @@ async def test_cancel_media_processing(style: str, prefix: str, query: str) -> N
 async def test_cancel_media_processing_accepts_an_empty_202() -> None:
     client, rec = make_client(answer(202))
     async with client:
-        assert await client.cancel_media_processing(CALL) is None
+        assert await client.get_call_connection(CALL).cancel_media_processing() is None
     assert body_of(rec.only) == {}
 
 
@@ -227,8 +228,8 @@ async def test_cancel_media_processing_accepts_an_empty_202() -> None:
 async def test_invite_participants(style: str, prefix: str, query: str) -> None:
     client, rec = make_client(answer(202), style)
     async with client:
-        await client.invite_participants(
-            CALL, [CommunicationUserIdentifier(USER), PhoneNumberIdentifier("+14251001000")],
+        await client.get_call_connection(CALL).invite_participants(
+            [CommunicationUserIdentifier(USER), PhoneNumberIdentifier("+14251001000")],
             operation_context="agent", alternate_caller_id="+14255550100",
         )
     request = rec.only
@@ -248,7 +249,7 @@ async def test_invite_participants(style: str, prefix: str, query: str) -> None:
 async def test_remove_participant(style: str, prefix: str, query: str) -> None:
     client, rec = make_client(answer(202), style)
     async with client:
-        await client.remove_participant(CALL, "part-9")
+        await client.get_call_connection(CALL).remove_participant("part-9")
     request = rec.only
     assert (request.method, path_of(request)) == (
         "DELETE", f"{prefix}/{CALL}/participants/part-9{query}"
@@ -261,8 +262,8 @@ async def test_remove_participant(style: str, prefix: str, query: str) -> None:
 async def test_path_segments_are_url_encoded() -> None:
     client, rec = make_client(answer(202))
     async with client:
-        await client.remove_participant("a/b c?d#e", "p/../q")
-        await client.for_call("x%y").hangup()
+        await client.get_call_connection("a/b c?d#e").remove_participant("p/../q")
+        await client.get_call_connection("x%y").hangup()
     assert path_of(rec.requests[0]) == "/calls/a%2Fb%20c%3Fd%23e/participants/p%2F..%2Fq"
     assert path_of(rec.requests[1]) == "/calls/x%25y/Hangup"
     for request in rec.requests:
@@ -272,8 +273,8 @@ async def test_path_segments_are_url_encoded() -> None:
 async def test_each_post_gets_a_fresh_id_without_an_attached_source() -> None:
     client, rec = make_client(answer(202))
     async with client:
-        await client.hangup(CALL)
-        await client.hangup(CALL)
+        await client.get_call_connection(CALL).hangup()
+        await client.get_call_connection(CALL).hangup()
     ids = {r.headers["repeatability-request-id"] for r in rec.requests}
     assert len(ids) == 2
 
@@ -284,7 +285,7 @@ async def test_views_share_the_pool_and_use_the_attached_ids() -> None:
     ids = lambda: str(uuid.UUID(int=next(counter)))  # noqa: E731
     async with client:
         view = client.with_request_ids(ids)
-        call = view.for_call(CALL)
+        call = view.get_call_connection(CALL)
         await call.play_audio("https://example.com/a.wav", operation_context="x")
         await call.cancel_media_processing()
         await call.invite_participants([USER])
@@ -303,7 +304,7 @@ async def test_undocumented_success_body_is_a_clear_error() -> None:
         with pytest.raises(InvalidResponse, match="CreateCallResult") as info:
             await client.create_call(USER, [USER], "https://cb")
         with pytest.raises(InvalidResponse, match="MediaOperationResponse"):
-            await client.play_audio(CALL, "https://example.com/a.wav")
+            await client.get_call_connection(CALL).play_audio("https://example.com/a.wav")
     assert info.value.status == 200
     assert info.value.request_id is not None
 
@@ -312,12 +313,12 @@ async def test_undocumented_success_body_is_a_clear_error() -> None:
 async def test_bad_arguments_are_value_errors(bad: Any) -> None:
     client, rec = make_client(answer(202))
     async with client:
-        with pytest.raises(ValueError, match="call_id"):
-            await client.hangup(bad)
+        with pytest.raises(ValueError, match="call_connection_id"):
+            await client.get_call_connection(bad).hangup()
         with pytest.raises(ValueError, match="participant_id"):
-            await client.remove_participant(CALL, bad)
-        with pytest.raises(ValueError, match="call_id"):
-            client.for_call(bad)
+            await client.get_call_connection(CALL).remove_participant(bad)
+        with pytest.raises(ValueError, match="call_connection_id"):
+            client.get_call_connection(bad)
     assert rec.requests == []
 
 
@@ -365,10 +366,10 @@ async def test_no_secret_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture
 
     with pytest.raises(Unauthorized) as info:
         async with client:
-            await client.with_request_ids(lambda: "id-1").for_call(CALL).hangup()
+            await client.with_request_ids(lambda: "id-1").get_call_connection(CALL).hangup()
     secret = base64.b64decode(SECRET_B64)
     texts = [repr(client), str(client), str(info.value), repr(info.value),
-             repr(client.for_call(CALL)), caplog.text]
+             repr(client.get_call_connection(CALL)), caplog.text]
     for text in texts:
         assert SECRET_B64 not in text
         assert repr(secret) not in text and secret.decode() not in text

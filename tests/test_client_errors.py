@@ -35,7 +35,7 @@ async def failing_call(
     )
     async with client:
         with pytest.raises(CallAutomationError) as info:
-            await client.with_request_ids(lambda: ids).play_audio("c-1", "https://a/b.wav")
+            await client.with_request_ids(lambda: ids).get_call_connection("c-1").play_audio("https://a/b.wav")
     return info.value
 
 

@@ -82,7 +82,7 @@ async def test_429_waits_for_retry_after_seconds() -> None:
     time = FakeTime()
     script = Script(httpx2.Response(429, headers={"Retry-After": "7"}), ok())
     async with make(script, time) as client:
-        result = await client.play_audio(CALL, "https://example.com/a.wav")
+        result = await client.get_call_connection(CALL).play_audio("https://example.com/a.wav")
     assert result.status == "running"
     assert time.sleeps == [7.0]
     assert repeatability(script.requests[0]) == repeatability(script.requests[1])
@@ -93,7 +93,7 @@ async def test_429_waits_until_retry_after_date() -> None:
     later = "Mon, 01 Jan 2024 00:00:03 GMT"
     script = Script(httpx2.Response(429, headers={"Retry-After": later}), httpx2.Response(202))
     async with make(script, time) as client:
-        await client.hangup(CALL)
+        await client.get_call_connection(CALL).hangup()
     assert time.sleeps == [3.0]
 
 
@@ -101,7 +101,8 @@ async def test_503_then_success_repeats_the_same_repeatability_headers() -> None
     time = FakeTime()
     script = Script(httpx2.Response(503, text="busy"), ok())
     async with make(script, time) as client:
-        await client.for_call(CALL).play_audio("https://example.com/a.wav", operation_context="g")
+        call = client.get_call_connection(CALL)
+        await call.play_audio("https://example.com/a.wav", operation_context="g")
     first, second = script.requests
     assert repeatability(first) == repeatability(second)
     assert first.content == second.content
@@ -115,7 +116,7 @@ async def test_server_errors_exhaust_the_attempts_with_exponential_backoff() -> 
     script = Script(fail, fail, fail, fail)
     async with make(script, time) as client:
         with pytest.raises(ServerError) as info:
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     assert len(script.requests) == 4
     assert time.sleeps == [0.375, 0.75, 1.5]
     assert len({repeatability(r) for r in script.requests}) == 1
@@ -129,7 +130,7 @@ async def test_throttling_that_outlasts_the_retries_keeps_the_hint() -> None:
     script = Script(busy, busy)
     async with make(script, time, attempts=2) as client:
         with pytest.raises(Throttled) as info:
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     assert time.sleeps == [1.5]
     assert info.value.retry_after == 1.5
 
@@ -139,7 +140,7 @@ async def test_a_wait_past_the_deadline_is_not_attempted() -> None:
     script = Script(httpx2.Response(429, headers={"Retry-After": "60"}))
     async with make(script, time, deadline=30.0) as client:
         with pytest.raises(Throttled):
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     assert time.sleeps == []
     assert len(script.requests) == 1
 
@@ -151,7 +152,7 @@ async def test_deadline_counts_time_spent_in_earlier_attempts() -> None:
     # 0.375 + 0.75 fit in 1.2 s; the third wait (1.5 s) would end past it.
     async with make(script, time, deadline=1.2) as client:
         with pytest.raises(ServerError):
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     assert time.sleeps == [0.375, 0.75]
 
 
@@ -160,7 +161,7 @@ async def test_400_is_not_retried() -> None:
     script = Script(httpx2.Response(400, json={"code": "BadArgument", "message": "No."}))
     async with make(script, time) as client:
         with pytest.raises(BadRequest):
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     assert len(script.requests) == 1
     assert time.sleeps == []
 
@@ -169,7 +170,7 @@ async def test_408_is_retried() -> None:
     time = FakeTime()
     script = Script(httpx2.Response(408), httpx2.Response(202))
     async with make(script, time) as client:
-        await client.hangup(CALL)
+        await client.get_call_connection(CALL).hangup()
     assert len(script.requests) == 2
 
 
@@ -178,7 +179,7 @@ async def test_409_is_a_client_error_without_retry() -> None:
     script = Script(httpx2.Response(409, json={"code": "Conflict", "message": "Busy."}))
     async with make(script, time) as client:
         with pytest.raises(ClientError) as info:
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     assert type(info.value) is ClientError
     assert len(script.requests) == 1
 
@@ -187,7 +188,7 @@ async def test_connection_errors_and_timeouts_are_retried() -> None:
     time = FakeTime()
     script = Script(httpx2.ConnectError("refused"), httpx2.ReadTimeout("slow"), ok())
     async with make(script, time) as client:
-        result = await client.play_audio(CALL, "https://example.com/a.wav")
+        result = await client.get_call_connection(CALL).play_audio("https://example.com/a.wav")
     assert result.id == "op"
     assert len({repeatability(r) for r in script.requests}) == 1
     assert len(time.sleeps) == 2
@@ -198,7 +199,7 @@ async def test_persistent_connection_error_is_no_response() -> None:
     script = Script(*[httpx2.ConnectError("All connection attempts failed")] * 4)
     async with make(script, time) as client:
         with pytest.raises(NoResponse) as info:
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     error = info.value
     assert error.status is None
     assert isinstance(error.__cause__, httpx2.ConnectError)
@@ -213,7 +214,7 @@ async def test_a_local_protocol_error_is_not_retried() -> None:
     script = Script(httpx2.LocalProtocolError("bad header"))
     async with make(script, time) as client:
         with pytest.raises(NoResponse):
-            await client.hangup(CALL)
+            await client.get_call_connection(CALL).hangup()
     assert len(script.requests) == 1
 
 
@@ -221,7 +222,7 @@ async def test_delete_is_retried_without_repeatability_headers() -> None:
     time = FakeTime()
     script = Script(httpx2.Response(503), httpx2.Response(202))
     async with make(script, time) as client:
-        await client.remove_participant(CALL, "p1")
+        await client.get_call_connection(CALL).remove_participant("p1")
     assert [r.method for r in script.requests] == ["DELETE", "DELETE"]
     assert all("repeatability-request-id" not in r.headers for r in script.requests)
 
@@ -271,7 +272,7 @@ async def test_each_attempt_is_signed_afresh_while_first_sent_stays() -> None:
         retry=RetryPolicy(sleep=time.sleep, monotonic=time.monotonic), clock=lambda: next(ticks),
     )
     async with client:
-        await client.hangup(CALL)
+        await client.get_call_connection(CALL).hangup()
     first, second = script.requests
     assert repeatability(first) == repeatability(second)
     assert first.headers["repeatability-first-sent"] == "Mon, 01 Jan 2024 00:00:00 GMT"

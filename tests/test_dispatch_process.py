@@ -292,10 +292,10 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_repo
     """Paused once the child reports (its loop runs, and its checkpointer with it); resumed
     when the child's loop stops (SIGSTOP here, a handler blocking it in real life) and when the
     child is gone."""
-    from callbacks.plugins.loader import load_enabled
-    from callbacks.service import build_dispatcher
     from callbacks.dispatch.process import CHECKPOINT_HANDOVER, CHILD_MODULE, DispatchProcess
+    from callbacks.plugins.loader import load_enabled
     from callbacks.server.metrics import Metrics
+    from callbacks.service import build_dispatcher
     from callbacks.store.sqlite.store import SQLiteStore
 
     monkeypatch.setenv("CALLBACKS_TEST_RECORD", str(tmp_path / "record.jsonl"))

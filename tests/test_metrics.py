@@ -310,11 +310,11 @@ async def test_rest_attempts_are_counted_by_operation_and_status_with_retries() 
         "https://acs.example", key, transport=metrics.transport(httpx2.MockTransport(service)),
         retry=RetryPolicy(attempts=2, sleep=no_sleep),
     ) as client:
-        await client.play_audio("call-1", "https://example.com/a.wav")
-        await client.play_audio("call-1", "https://example.com/b.wav")
+        await client.get_call_connection("call-1").play_audio("https://example.com/a.wav")
+        await client.get_call_connection("call-1").play_audio("https://example.com/b.wav")
         fail_next["on"] = True
         with pytest.raises(NoResponse):
-            await client.hangup("call-1")
+            await client.get_call_connection("call-1").hangup()
     text = (await metrics.exposition())[0].decode()
     rest = "callbacks_rest_requests_total"
     assert value(text, rest, operation="play_audio", status="503") == 1

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from callbacks.client.automation import CallAutomationClient, random_request_id
+from callbacks.client.automation import CallAutomationClient
 from callbacks.client.errors import CallAutomationError
+from callbacks.client.pipeline import random_request_id
 from callbacks.context import DerivedRequestIds
 from callbacks.events.base import Event
 from callbacks.flows.state import callback_uri, encode_context

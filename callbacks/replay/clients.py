@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import httpx2
 
-from callbacks.client.automation import ApiStyle, CallAutomationClient, RequestIds
+from callbacks.client.automation import CallAutomationClient
 from callbacks.client.models import RequestBody
+from callbacks.client.pipeline import ApiStyle, Pipeline
 from callbacks.client.retry import RetryPolicy
 from callbacks.store.replays import RestCall
 
@@ -67,6 +69,22 @@ class RefusingTransport(httpx2.AsyncBaseTransport):
         raise httpx2.ConnectError("a dry run sends no request", request=request)
 
 
+class DryRunPipeline(Pipeline):
+    """A pipeline that records each request and answers it without sending anything."""
+
+    __slots__ = ("recorder",)
+    recorder: CallRecorder
+
+    async def send(self, method: str, path: str, body: RequestBody | None) -> httpx2.Response:
+        """Record the request as it would have been sent; answer it with a plausible success."""
+        content = body.to_json() if body is not None else None
+        request_id = self.ids() if method == "POST" else None
+        full_path = self.base[len(self.endpoint) :] + path + self.query
+        status, answer = _answer(method, path, body, request_id, self.style)
+        self.recorder.add(method, full_path, content, status, request_id)
+        return _response(status, answer)
+
+
 class DryRunClient(CallAutomationClient):
     """A client that records each request and answers it without sending anything."""
 
@@ -80,6 +98,7 @@ class DryRunClient(CallAutomationClient):
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         """``transport`` is where a request would go if one ever left (default: refused)."""
+        self._recorder = recorder
         super().__init__(
             DRY_RUN_ENDPOINT,
             b"dry-run",
@@ -87,23 +106,11 @@ class DryRunClient(CallAutomationClient):
             transport=transport or RefusingTransport(),
             retry=RetryPolicy(attempts=1),
         )
-        self._recorder = recorder
 
-    def with_request_ids(self, source: RequestIds) -> CallAutomationClient:
-        """A view sharing this client's recorder, with its own repeatability ids."""
-        view = super().with_request_ids(source)
-        assert isinstance(view, DryRunClient)
-        view._recorder = self._recorder
-        return view
-
-    async def _request(self, method: str, path: str, body: RequestBody | None) -> httpx2.Response:
-        pool = self._pool
-        content = body.to_json() if body is not None else None
-        request_id = self._ids() if method == "POST" else None
-        full_path = pool.base[len(pool.endpoint) :] + path + pool.query
-        status, answer = _answer(method, path, body, request_id, pool.style)
-        self._recorder.add(method, full_path, content, status, request_id)
-        return _response(status, answer)
+    def _make_pipeline(self, endpoint: str, key: bytes, **options: Any) -> Pipeline:
+        pipeline = DryRunPipeline(endpoint, key, **options)
+        pipeline.recorder = self._recorder
+        return pipeline
 
 
 def _slow_response(status: int, content: bytes) -> httpx2.Response:

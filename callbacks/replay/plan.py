@@ -16,8 +16,9 @@ from typing import TextIO
 
 import httpx2
 
-from callbacks.client.automation import DEFAULT_LIMITS, CallAutomationClient
+from callbacks.client.automation import CallAutomationClient
 from callbacks.client.hmac import parse_connection_string
+from callbacks.client.pipeline import DEFAULT_LIMITS
 from callbacks.context import context_factory
 from callbacks.errors import ConfigError
 from callbacks.flows.state import checked_callback_url

@@ -1,7 +1,7 @@
 """``POST /api/flows/{flow}``: start an enabled flow over HTTP, with a bearer API key.
 
-The app (:mod:`callbacks.server.app`) routes the request here; errors are raised as its
-:class:`~callbacks.server.app.ApiError` with their status. The key is compared in constant time and
+The app (:mod:`callbacks.server.app`) routes the request here; errors are raised as
+:class:`~callbacks.server.endpoint.ApiError` with their status. The key is compared in constant time and
 never logged or echoed.
 """
 
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from callbacks.client.automation import CallAutomationClient
 from callbacks.flows.flow import Flow, start_flow, validation_message
 from callbacks.plugins.settings import PluginSettings
-from callbacks.server.app import ApiError
+from callbacks.server.endpoint import ApiError
 
 MAX_IDEMPOTENCY_KEY = 200
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flows"'}

@@ -68,11 +68,11 @@ async def test_a_welcome_prompt_plays_for_each_participant_who_joins(tmp_path: P
             return any(describe(cb) == wanted for cb in s.delivered(call_id))
 
         await s.until(lambda: welcomed(ALICE), "Alice's welcome played", call_id)
-        await s.client.invite_participants(
-            call_id, [CommunicationUserIdentifier(CAROL)], operation_context="add-carol"
+        await s.client.get_call_connection(call_id).invite_participants(
+            [CommunicationUserIdentifier(CAROL)], operation_context="add-carol"
         )
         await s.until(lambda: welcomed(CAROL), "Carol's welcome played", call_id)
-        await s.client.hangup(call_id)
+        await s.client.get_call_connection(call_id).hangup()
         await s.terminated(call_id)
         records = await s.settled(call_id)
         assert s.timeline(call_id) == [
@@ -140,7 +140,7 @@ async def test_an_agent_is_invited_then_removed(tmp_path: Path) -> None:
             and len(s.delivered(call_id)) == 6,
             "the agent removed", call_id,
         )
-        await s.client.hangup(call_id)
+        await s.client.get_call_connection(call_id).hangup()
         await s.terminated(call_id)
         records = await s.settled(call_id)
         assert s.timeline(call_id) == [

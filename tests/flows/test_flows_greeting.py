@@ -70,7 +70,7 @@ async def test_each_participant_who_joins_is_greeted_once(service: Service) -> N
     async with CallAutomationClient.from_connection_string(
         service.emulator.connection_string
     ) as client:
-        await client.for_call(call_id).invite_participants([BOB, CAROL])
+        await client.get_call_connection(call_id).invite_participants([BOB, CAROL])
     await settle(service, call_id, [f"greeting:{p}" for p in (ALICE, BOB, CAROL)])
     emulated = service.emulator.emulator.call(call_id)
     emulated.leave(emulated.find(BOB, LegState.CONNECTED))
