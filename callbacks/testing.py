@@ -1,9 +1,14 @@
-"""Helpers for testing handlers and apps built on acs-callbacks.
+"""Helpers for testing handlers built on acs-callbacks.
 
-:class:`InProcessIntake` runs handlers in the process, right after the response, and keeps
-nothing: give it to :func:`callbacks.server.app.create_app`'s place in a test (or use it with
-a router directly) to exercise handlers without an event log. The local emulator, for tests
-that need the Call Automation service itself, is :mod:`callbacks.emulator`.
+- :class:`InProcessIntake` runs a router's handlers in this process, one call at a time in
+  arrival order, and keeps nothing: ``await intake.submit(parse_events(body), None)``, then
+  ``await intake.join()``.
+- :func:`context_factory` builds the ``ctx`` handlers get, over any client.
+- :class:`DryRunClient` is a REST client that sends nothing: each request is recorded in its
+  :class:`CallRecorder` (method, path, body, repeatability id) and answered with a success.
+
+For tests that need the Call Automation service itself (calls that ring, play and post their
+callbacks), run the local emulator: :mod:`callbacks.emulator`.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from callbacks.context import ContextFactory
+from callbacks.context import ContextFactory, context_factory
 from callbacks.events.base import Event
+from callbacks.replay.clients import CallRecorder, DryRunClient
 from callbacks.routing import Router
 from callbacks.server.intake import IntakeUnavailable
 from callbacks.store.records import Receipt
 
-__all__ = ["InProcessIntake"]
+__all__ = ["CallRecorder", "DryRunClient", "InProcessIntake", "context_factory"]
 
 log = logging.getLogger("callbacks.intake")
 

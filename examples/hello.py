@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-from callbacks import Router
-from callbacks.context import Context
+from callbacks import Context, Router
 from callbacks.events import DtmfReceived, Event
 
 router = Router()

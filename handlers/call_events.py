@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
-from callbacks.client.errors import BadRequest, CallAutomationError, CallNotFound
+from callbacks import BadRequest, CallAutomationError, CallNotFound
 from callbacks.events import (
     CallConnected,
     CallConnectionStateChanged,

@@ -12,10 +12,8 @@ import fnmatch
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callbacks.context import Context
+from callbacks import Context, Plugin, Router
 from callbacks.events import ParticipantsUpdated
-from callbacks.plugins.loader import Plugin
-from callbacks.routing import Router
 from handlers.call_events import audio_url, unless_call_gone
 
 OPERATION_CONTEXT = "greeting"

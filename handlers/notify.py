@@ -20,7 +20,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callbacks.context import Context
+from callbacks import (
+    Context,
+    Flow,
+    FlowCall,
+    FlowRecord,
+    Launch,
+    PlacedCall,
+    Plugin,
+    Router,
+    place_call,
+    read_state,
+    target_identifier,
+)
 from callbacks.events import (
     CallConnected,
     CallConnectionStateChanged,
@@ -31,18 +43,6 @@ from callbacks.events import (
     PlayAudioResult,
     ToneReceived,
 )
-from callbacks.flows.flow import (
-    Flow,
-    FlowCall,
-    FlowRecord,
-    Launch,
-    PlacedCall,
-    place_call,
-    target_identifier,
-)
-from callbacks.flows.state import read_state
-from callbacks.plugins.loader import Plugin
-from callbacks.routing import Router
 from handlers.call_events import audio_url
 from handlers.prompted_call import ANY_KEY, CallProgress, PromptedCall
 from handlers.prompted_flow import close, drive

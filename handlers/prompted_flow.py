@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from callbacks.context import Context
+from callbacks import Context
 from callbacks.events import Event
 from handlers.call_events import unless_call_gone
 from handlers.prompted_call import CallProgress, PromptedCall

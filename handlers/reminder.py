@@ -17,7 +17,18 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callbacks.context import Context
+from callbacks import (
+    Context,
+    Flow,
+    FlowCall,
+    FlowRecord,
+    Launch,
+    PlacedCall,
+    Plugin,
+    Router,
+    read_state,
+    target_identifier,
+)
 from callbacks.events import (
     CallConnected,
     CallConnectionStateChanged,
@@ -28,10 +39,6 @@ from callbacks.events import (
     PlayAudioResult,
     ToneReceived,
 )
-from callbacks.flows.flow import Flow, FlowCall, FlowRecord, Launch, PlacedCall, target_identifier
-from callbacks.flows.state import read_state
-from callbacks.plugins.loader import Plugin
-from callbacks.routing import Router
 from handlers.call_events import audio_url, unless_call_gone
 from handlers.prompted_call import CallProgress, PromptedCall
 from handlers.prompted_flow import close, drive

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from callbacks import Router
-from callbacks.context import Context
+from callbacks import Context, Router
 from callbacks.events import CallConnected, Event, ParticipantsUpdated
 
 router = Router()

@@ -15,8 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from callbacks import Router
-from callbacks.context import Context
+from callbacks import Context, Router
 from callbacks.events import Event
 
 router = Router()

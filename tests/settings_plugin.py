@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from callbacks import Router
-from callbacks.context import Context
+from callbacks import Context, Plugin, Router
 from callbacks.events import Event
-from callbacks.plugins.loader import Plugin
 
 
 class TickSettings(BaseModel):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from callbacks import Router
 from callbacks.plugins.loader import (
     LoadedPlugins,
     Plugin,
@@ -23,7 +24,6 @@ from callbacks.plugins.settings import (
     env_name,
     read_config_file,
 )
-from callbacks.routing import Router
 from handlers.greeting import GreetingSettings
 from handlers.notify import NotifySettings
 from handlers.reminder import ReminderSettings

@@ -11,8 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from callbacks import Router
-from callbacks.context import Context
+from callbacks import Context, Router
 from callbacks.events import Event
 
 router = Router()

@@ -69,7 +69,7 @@ class Plugin:
                 raise ValueError(f"plugin {self.name!r}: a flow's name must match "
                                  f"{FLOW_NAME.pattern}")
             if not isinstance(self.flow, Flow):
-                raise TypeError(f"plugin {self.name!r}: flow must be a callbacks.flows.flow.Flow")
+                raise TypeError(f"plugin {self.name!r}: flow must be a callbacks.Flow")
 
 
 def installed() -> dict[str, EntryPoint]:
@@ -128,7 +128,7 @@ def load_plugin(spec: str) -> Plugin:
         return Plugin(spec, loaded, _first_doc_line(module_name))
     raise PluginError(
         f"handler plugin {spec!r} is a {type(loaded).__name__}, not a callbacks.Router "
-        "(or a callbacks.plugins.loader.Plugin)"
+        "(or a callbacks.Plugin)"
     )
 
 

@@ -1,8 +1,8 @@
 """``POST /api/flows/{flow}``: start an enabled flow over HTTP, with a bearer API key.
 
 The app (:mod:`callbacks.server.app`) routes the request here; errors are raised as
-:class:`~callbacks.server.endpoint.ApiError` with their status. The key is compared in constant time and
-never logged or echoed.
+:class:`~callbacks.server.endpoint.ApiError` with their status. The key is compared in constant
+time and never logged or echoed.
 """
 
 from __future__ import annotations

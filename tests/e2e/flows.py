@@ -6,8 +6,7 @@ read what the flows did from the emulator's journal (REST requests, callbacks) a
 
 from __future__ import annotations
 
-from callbacks import Router
-from callbacks.context import Context
+from callbacks import Context, Router
 from callbacks.events import (
     CallLegStateChanged,
     CallState,
