@@ -23,7 +23,7 @@ from callbacks.context import (
 from callbacks.events import Event, parse_events
 from callbacks.routing import Route, Router
 from callbacks.testing import InProcessIntake
-from tests.conftest import sample_bytes, sample_json
+from tests.support.samples import sample_bytes, sample_json
 
 KEY = base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 CALL = "7a1f0e00-0000-4000-8000-000000000001"

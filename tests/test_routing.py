@@ -11,7 +11,7 @@ import pytest
 
 from callbacks.events import CallConnected, Event, PlayAudioResult, parse_events
 from callbacks.routing import Router, named_routes, qualified_name
-from tests.conftest import sample_json
+from tests.support.samples import sample_json
 
 
 def play_result(operation_context: str | None, call_id: str = "leg-1") -> Event:

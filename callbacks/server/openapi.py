@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 document of the receiver's HTTP interface, served at ``GET /openapi.json``.
 
-Written by hand, not generated from the event models: clients need the envelope, the auth and
-the answers, while the event bodies (fifty-odd types in three dialects) are described by the
-reference and validated by :func:`callbacks.events.parse_events`. ``tests/test_openapi.py`` keeps
-it in step with the app: every route is documented here and every path documented here exists,
-so whoever adds a route (``/metrics``, ``/api/flows/...``) adds it to :data:`_PATHS` builders too.
+Written by hand, not generated from the event models: clients need the envelope, the auth and the
+answers, while the event bodies (fifty-odd types in three dialects) are described by the reference
+and validated by :func:`callbacks.events.parse_events`. ``tests/server/test_openapi.py`` keeps it
+in step with the app: every route is documented here and every path documented here exists, so
+whoever adds a route (``/metrics``, ``/api/flows/...``) adds it to :data:`_PATHS` builders too.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from emulator_harness import Env, Receiver, fast_config, running_env, running_receiver
 from pytest_asyncio import is_async_test
+
+from tests.support.emulator_harness import Env, Receiver, fast_config, running_env, running_receiver
 
 HERE = Path(__file__).parent
 

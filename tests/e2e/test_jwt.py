@@ -1,0 +1,121 @@
+"""JWT verification end to end: the real receiver, run with exactly the flags the emulator prints,
+accepts the emulator's tokens and refuses every callback without a valid one with 401."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from callbacks.client.automation import CallAutomationClient
+from callbacks.emulator import parse_scenario, serve_emulator
+from callbacks.emulator.tokens import TokenIssuer
+from tests.support.e2e_harness import APP, SECRET, Stack, e2e_config, e2e_stack, with_delivery
+
+PRESS_1 = parse_scenario({"default": {"press": [{"tones": "1", "after_prompt": 1}]}})
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def unsigned_token(kid: str, claims: dict[str, Any]) -> str:
+    """``alg: none``: a token anyone can make."""
+    return f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{b64(claims)}."
+
+
+async def post(stack: Stack, body: bytes, authorization: str | None) -> httpx2.Response:
+    headers = {"content-type": "application/json"}
+    if authorization is not None:
+        headers["authorization"] = authorization
+    async with httpx2.AsyncClient(trust_env=False) as http:
+        return await http.post(stack.receiver.callback_uri, content=body, headers=headers)
+
+
+def forged_event(stack: Stack, call_id: str) -> bytes:
+    """A well-formed callback of a real call, with a new id."""
+    event = dict(stack.delivered(call_id)[0].event, id=f"forged-{uuid.uuid4()}")
+    return json.dumps(event).encode()
+
+
+async def test_the_printed_flags_accept_the_emulators_tokens_and_refuse_others(
+    tmp_path: Path,
+) -> None:
+    config = e2e_config(scenario=PRESS_1)
+    async with e2e_stack(tmp_path, "tests.support.e2e_plugin:reminder", config, auth="jwt") as s:
+        call_id = await s.call()
+        await s.terminated(call_id)
+        await s.settled(call_id)
+        # Every callback of the flow passed verification on its first attempt.
+        assert all([a.status for a in cb.attempts] == [200] for cb in s.callbacks(call_id))
+
+        tokens = s.emulator.emulator.signer.tokens
+        audience = s.emulator.resource_id
+        now = time.time()
+        impostor = TokenIssuer(tokens.issuer)
+        claims = {"iss": tokens.issuer, "aud": audience, "iat": int(now), "exp": int(now) + 300}
+        refused = {
+            "missing_token": None,
+            "unsupported_scheme": "Basic dXNlcjpwYXNz",
+            "malformed_token": "Bearer not-a-jwt",
+            "unsupported_algorithm": "Bearer " + unsigned_token(tokens.kid, claims),
+            "unknown_key": "Bearer " + impostor.issue(audience),
+            "bad_signature": "Bearer " + impostor.sign(claims, headers={"kid": tokens.kid}),
+            "token_expired": "Bearer " + tokens.issue(audience, now=now - 3600),
+            "wrong_audience": "Bearer " + tokens.issue("another-resource"),
+        }
+        forged: list[str] = []
+        for code, authorization in refused.items():
+            body = forged_event(s, call_id)
+            forged.append(json.loads(body)["id"])
+            answer = await post(s, body, authorization)
+            assert answer.status_code == 401, (code, answer.text)
+            assert answer.json()["code"] == code
+            if authorization:
+                assert authorization.split()[-1] not in answer.text
+        good = forged_event(s, call_id)
+        accepted = await post(s, good, "Bearer " + tokens.issue(audience))
+        assert accepted.status_code == 200 and accepted.json()["accepted"] == 1
+
+        logged = {r.id for r in await s.events()}
+        assert json.loads(good)["id"] in logged
+        assert not logged & set(forged)
+    output = s.receiver.output()
+    for code in refused:
+        assert f"callback token rejected: {code}" in output
+    secrets = [a.split()[-1] for a in refused.values() if a] + [SECRET]
+    assert not [secret for secret in secrets if secret in output]
+
+
+async def test_callbacks_signed_with_another_key_are_refused_and_never_logged(
+    tmp_path: Path,
+) -> None:
+    async with e2e_stack(tmp_path, "tests.support.e2e_plugin:greeter", auth="jwt") as s:
+        # Same issuer and audience, another key pair: what a forger without the key can do.
+        impostor_config = with_delivery(e2e_config(), max_attempts=2, backoff=0.05)
+        async with serve_emulator(impostor_config) as impostor:
+            assert impostor.receiver_flags[4:] == s.emulator.receiver_flags[4:]
+            assert impostor.emulator.signer.tokens.kid != s.emulator.emulator.signer.tokens.kid
+            result = await _create_call(impostor.connection_string, s.receiver.callback_uri)
+            journal = impostor.emulator.journal
+            await s.until(
+                lambda: any(cb.status == "failed" for cb in journal.callbacks),
+                "the impostor's first callback given up",
+            )
+            first = journal.callbacks[0]
+            assert [a.status for a in first.attempts] == [401, 401]
+        assert not [r for r in await s.events() if r.call_id == result]
+        # The real emulator's calls still get through.
+        call_id = await s.call()
+        await s.until(lambda: len(s.delivered(call_id)) >= 3, "a real call's callbacks", call_id)
+
+
+async def _create_call(connection_string: str, callback_uri: str) -> str:
+    async with CallAutomationClient.from_connection_string(connection_string) as client:
+        result = await client.create_call(APP, ["8:acs:resource_mallory"], callback_uri)
+    return result.call_leg_id

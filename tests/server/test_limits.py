@@ -1,0 +1,172 @@
+"""check_json: the cheap shape check on raw bytes, against a reference on the decoded document."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from callbacks.events import parse_events
+from callbacks.server.limits import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_STRING,
+    Limits,
+    NotUtf8,
+    StringTooLong,
+    TooDeep,
+    check_json,
+)
+from tests.support.samples import SAMPLES, sample_bytes
+
+
+def depth_of(value: Any) -> int:
+    """Nesting depth as a parser sees it: a scalar is 0, ``[]`` is 1."""
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
+def longest_string(value: Any, ensure_ascii: bool) -> int:
+    """Longest string or key, in bytes as ``json.dumps`` encodes it, quotes excluded."""
+
+    def encoded(text: str) -> int:
+        return len(json.dumps(text, ensure_ascii=ensure_ascii).encode()) - 2
+
+    if isinstance(value, list):
+        return max((longest_string(item, ensure_ascii) for item in value), default=0)
+    if isinstance(value, dict):
+        return max(
+            (max(encoded(key), longest_string(item, ensure_ascii)) for key, item in value.items()),
+            default=0,
+        )
+    return encoded(value) if isinstance(value, str) else 0
+
+
+# Text that stresses the scan: quotes, backslashes, brackets and non-ASCII inside strings.
+tricky_text = st.text(alphabet=st.sampled_from('ab"\\[]{}é\n\u2028 /'), max_size=12)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | tricky_text,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(tricky_text, children, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(
+    value=json_values,
+    ensure_ascii=st.booleans(),
+    indent=st.sampled_from([None, 0, 2]),
+    depth_slack=st.integers(-2, 2),
+    string_slack=st.integers(-2, 2),
+)
+@settings(max_examples=300, deadline=None)
+def test_check_json_agrees_with_the_decoded_document(
+    value: Any, ensure_ascii: bool, indent: int | None, depth_slack: int, string_slack: int
+) -> None:
+    body = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent).encode()
+    depth, longest = depth_of(value), longest_string(value, ensure_ascii)
+    max_depth, max_string = max(1, depth + depth_slack), max(1, longest + string_slack)
+    expected: type[Exception] | None = None
+    if longest > max_string:
+        expected = StringTooLong
+    elif depth > max_depth:
+        expected = TooDeep
+    if expected is None:
+        check_json(body, max_depth=max_depth, max_string=max_string)
+    else:
+        with pytest.raises(expected):
+            check_json(body, max_depth=max_depth, max_string=max_string)
+
+
+def test_every_recorded_sample_passes_the_default_limits() -> None:
+    bodies = [path.read_bytes() for path in sorted(SAMPLES.glob("*/*.json"))]
+    batch = json.dumps([element for body in bodies for element in json.loads(body)]).encode()
+    for body in [*bodies, batch]:
+        check_json(body, max_depth=DEFAULT_MAX_DEPTH, max_string=DEFAULT_MAX_STRING)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"[" * 200_000 + b"]" * 200_000, TooDeep),
+        (b"[" * 9 + b"]" * 9, TooDeep),  # exactly one past the limit
+        (b'{"a":' * 5 + b'[{"b":[[1]]}]' + b"}" * 5, TooDeep),
+        (b"[" + b"[[],[[],[]]]," * 40 + b"[[[[[[[[[]]]]]]]]]]", TooDeep),  # interleaved, not a run
+        (b'["' + b"x" * 300 + b'"]', StringTooLong),
+        (b'{"' + b"k" * 300 + b'": 1}', StringTooLong),  # keys count too
+        (b'["' + b'\\"' * 150 + b'"]', StringTooLong),  # escapes count as encoded
+        ('{"a": 1}'.encode("utf-16"), NotUtf8),
+        ('{"a": 1}'.encode("utf-32-be"), NotUtf8),
+    ],
+)
+def test_check_json_refuses(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        check_json(body, max_depth=8, max_string=256)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 8 + b"]" * 8,
+        b'["' + b"[" * 250 + b'"]',  # brackets inside a string are text
+        b'["a\\"[[[[[[[[[[[[\\\\", "]]]]]]]]]]]]]]]]]]]]"]',  # escaped quote and backslash
+        b'["' + b"x" * 256 + b'"]',
+        b"[" + b'"short",' * 400 + b"1]",
+        json.dumps({"eventType": "X.Y", "data": "[" * 100}).encode(),
+    ],
+)
+def test_check_json_lets_through(body: bytes) -> None:
+    check_json(body, max_depth=8, max_string=256)
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_check_json_on_arbitrary_bytes_accepts_or_refuses(body: bytes) -> None:
+    with contextlib.suppress(NotUtf8, StringTooLong, TooDeep):
+        check_json(body, max_depth=4, max_string=16)
+
+
+def test_depth_limit_bounds_json_loads_recursion() -> None:
+    with pytest.raises(ValueError, match="256"):
+        Limits(depth=10_000)
+    # At the ceiling the parser still has most of Python's recursion budget left.
+    body = b'{"eventType": "Custom.Deep", "data": ' + b"[" * 255 + b"]" * 255 + b"}"
+    check_json(body, max_depth=256, max_string=DEFAULT_MAX_STRING)
+    assert parse_events(body)[0].type == "Deep"
+
+
+def test_the_check_costs_little_next_to_parsing_a_typical_event() -> None:
+    body = sample_bytes("ga", "ParticipantsUpdated")
+    assert 1000 < len(body) < 2000
+
+    def best_of(run: Any, rounds: int = 7, number: int = 300) -> float:
+        timings = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(number):
+                run()
+            timings.append(time.perf_counter() - start)
+        return min(timings)
+
+    parse = best_of(lambda: parse_events(body))
+    check = best_of(lambda: check_json(body, max_depth=32, max_string=65536))
+    assert check < 0.2 * parse, (check, parse)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"body_bytes": 0}, {"events": -1}, {"depth": 0}, {"string_bytes": 0},
+        {"read_timeout": 0.0}, {"read_timeout": float("nan")}, {"read_timeout": float("inf")},
+    ],
+)  # fmt: skip
+def test_limits_refuse_values_that_would_disable_or_break_them(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Limits(**kwargs)
