@@ -47,6 +47,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import asyncpg
 import httpx2
 
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `python bench/postgres.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from bench.ingest import BIN, LUA, ROOT, Server, free_port
 from callbacks.events import parse_events
 from callbacks.store import EventFilter, open_store
