@@ -3,6 +3,10 @@
 Every import counts, including those inside functions; only imports under
 ``if TYPE_CHECKING:`` do not (they never run). A failure names the importing file, its line and
 the module it imports.
+
+``python -m tests.test_layout [ROOT]`` prints the layout's figures for the tree at ROOT (default:
+this checkout): modules per package, import cycles (strongly connected components of more than
+one module) and the depth of the import graph (its longest path, each cycle counted as one node).
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ class Import:
         return f"{self.where}: {self.source} imports {self.target}"
 
 
-def _modules() -> dict[str, tuple[Path, bool]]:
+def _modules(root: Path = ROOT) -> dict[str, tuple[Path, bool]]:
     found: dict[str, tuple[Path, bool]] = {}
     for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
             is_package = parts[-1] == "__init__"
             found[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
     return found
@@ -43,10 +47,10 @@ def _modules() -> dict[str, tuple[Path, bool]]:
 MODULES = _modules()
 
 
-def _resolve(name: str) -> str | None:
+def _resolve(name: str, modules: dict[str, tuple[Path, bool]] = MODULES) -> str | None:
     """The module of ours that ``name`` (a module, or a name in one) lives in."""
     while name:
-        if name in MODULES:
+        if name in modules:
             return name
         name = name.rpartition(".")[0]
     return None
@@ -59,10 +63,12 @@ def _type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports_of(module: str) -> Iterator[Import]:
-    path, is_package = MODULES[module]
+def _imports_of(
+    module: str, modules: dict[str, tuple[Path, bool]] = MODULES, root: Path = ROOT
+) -> Iterator[Import]:
+    path, is_package = modules[module]
     tree = ast.parse(path.read_text(), filename=str(path))
-    here = str(path.relative_to(ROOT))
+    here = str(path.relative_to(root))
 
     def visit(node: ast.AST) -> Iterator[Import]:
         for child in ast.iter_child_nodes(node):
@@ -76,7 +82,7 @@ def _imports_of(module: str) -> Iterator[Import]:
         where = f"{here}:{getattr(node, 'lineno', '?')}"
         if isinstance(node, ast.Import):
             for alias in node.names:
-                target = _resolve(alias.name)
+                target = _resolve(alias.name, modules)
                 if target:
                     yield Import(module, target, where)
         elif isinstance(node, ast.ImportFrom):
@@ -87,7 +93,7 @@ def _imports_of(module: str) -> Iterator[Import]:
             else:
                 origin = node.module or ""
             for alias in node.names:
-                target = _resolve(f"{origin}.{alias.name}")
+                target = _resolve(f"{origin}.{alias.name}", modules)
                 if target:
                     yield Import(module, target, where)
         yield from visit(node)
@@ -112,11 +118,17 @@ def _violations(source_root: str, allowed: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _cycles() -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan)."""
-    graph: dict[str, set[str]] = {module: set() for module in MODULES}
-    for edge in IMPORTS:
+def _graph(
+    modules: dict[str, tuple[Path, bool]] = MODULES, imports: list[Import] = IMPORTS
+) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {module: set() for module in modules}
+    for edge in imports:
         graph[edge.source].add(edge.target)
+    return graph
+
+
+def _components(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components, each cycle one component (Tarjan), dependencies first."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -141,14 +153,28 @@ def _cycles() -> list[list[str]]:
                 component.append(member)
                 if member == node:
                     break
-            if len(component) > 1:
-                found.append(sorted(component))
+            found.append(sorted(component))
 
     for node in graph:
         if node not in index:
             connect(node)
     return found
 
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components of more than one module."""
+    return [c for c in _components(_graph()) if len(c) > 1]
+
+
+def _depth(graph: dict[str, set[str]]) -> int:
+    """The longest path, in modules, once each cycle is collapsed to one node."""
+    components = _components(graph)  # a component comes after every one it imports
+    of = {module: i for i, component in enumerate(components) for module in component}
+    depth: list[int] = []
+    for i, component in enumerate(components):
+        below = {of[t] for m in component for t in graph[m] if of[t] != i}
+        depth.append(1 + max((depth[j] for j in below), default=0))
+    return max(depth, default=0)
 
 def test_the_reader_finds_imports_in_functions_but_not_under_type_checking() -> None:
     """The rules below are only as good as this reader."""
@@ -212,3 +238,36 @@ def test_a_dozen_modules_at_most_at_the_top_and_no_prefixes_for_folders() -> Non
     prefixes = {name.split("_")[0] for name in everywhere if "_" in name.strip("_")}
     folders = {m.rpartition(".")[2] for m, (_, is_package) in MODULES.items() if is_package}
     assert not prefixes & folders, f"file names prefixed like a package: {prefixes & folders}"
+
+
+def test_the_figures_of_a_small_graph() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"b", "d"}, "d": set(), "e": set()}
+    assert [c for c in _components(graph) if len(c) > 1] == [["b", "c"]]
+    assert _depth(graph) == 3  # a -> (b, c) -> d
+
+
+def main(argv: list[str]) -> None:
+    """Print the layout's figures for the tree at ``argv[0]`` (default: this checkout)."""
+    root = Path(argv[0]).resolve() if argv else ROOT
+    modules = _modules(root)
+    imports = [edge for module in modules for edge in _imports_of(module, modules, root)]
+    graph = _graph(modules, imports)
+    per_package: dict[str, int] = {}
+    for module, (_, is_package) in modules.items():
+        if not is_package:
+            package = module.rpartition(".")[0]
+            per_package[package] = per_package.get(package, 0) + 1
+    print("modules per package:")
+    for package, count in sorted(per_package.items()):
+        print(f"  {package}: {count}")
+    cycles = [c for c in _components(graph) if len(c) > 1]
+    print(f"import cycles (strongly connected components of more than one module): {len(cycles)}")
+    for cycle in cycles:
+        print(f"  {len(cycle)} modules: {', '.join(cycle)}")
+    print(f"depth of the import graph (longest path, cycles collapsed): {_depth(graph)}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
