@@ -202,7 +202,8 @@ def test_no_import_cycles() -> None:
         ("callbacks.store", ("callbacks.events", "callbacks.identifiers")),
         ("callbacks.client", ("callbacks.events", "callbacks.identifiers")),
         ("callbacks.emulator", ("callbacks.client.hmac", "callbacks.client.models",
-                                "callbacks.events", "callbacks.identifiers")),
+                                "callbacks.client.versions", "callbacks.events",
+                                "callbacks.identifiers")),
         ("handlers", ("callbacks", "callbacks.events")),
     ],
 )
