@@ -27,8 +27,30 @@ if TYPE_CHECKING:
         Throttled,
         Unauthorized,
     )
-    from callbacks.client.models import CreateCallResult, MediaOperationResponse
+    from callbacks.client.models import (
+        AddParticipantResult,
+        CallConnectionProperties,
+        CallParticipant,
+        CancelAddParticipantOperationResult,
+        CreateCallResult,
+        MediaOperationResponse,
+        MoveParticipantsResult,
+        MuteParticipantResult,
+        RecordingProperties,
+        RemoveParticipantResult,
+        SendDtmfTonesResult,
+        TransferCallResult,
+    )
+    from callbacks.client.preview import CallLegConnection, UnsupportedOperation
     from callbacks.client.retry import RetryPolicy
+    from callbacks.client.sources import (
+        DtmfTone,
+        FileSource,
+        RecognitionChoice,
+        RecognizeInputType,
+        SsmlSource,
+        TextSource,
+    )
     from callbacks.context import Context, NoCallError, NoClientError, NoHistoryError
     from callbacks.errors import ConfigError
     from callbacks.events.base import Event
@@ -49,6 +71,7 @@ if TYPE_CHECKING:
         CommunicationUserIdentifier,
         Identifier,
         IdentifierKind,
+        MicrosoftTeamsUserIdentifier,
         PhoneNumberIdentifier,
     )
     from callbacks.plugins.loader import Plugin, PluginError
@@ -76,13 +99,31 @@ _HOMES = {
     # client and identifiers
     "CallAutomationClient": "callbacks.client.automation",
     "CallConnection": "callbacks.client.connection",
+    "CallLegConnection": "callbacks.client.preview",
+    "FileSource": "callbacks.client.sources",
+    "TextSource": "callbacks.client.sources",
+    "SsmlSource": "callbacks.client.sources",
+    "RecognitionChoice": "callbacks.client.sources",
+    "RecognizeInputType": "callbacks.client.sources",
+    "DtmfTone": "callbacks.client.sources",
+    "AddParticipantResult": "callbacks.client.models",
+    "CallConnectionProperties": "callbacks.client.models",
+    "CallParticipant": "callbacks.client.models",
+    "CancelAddParticipantOperationResult": "callbacks.client.models",
     "CreateCallResult": "callbacks.client.models",
     "MediaOperationResponse": "callbacks.client.models",
+    "MoveParticipantsResult": "callbacks.client.models",
+    "MuteParticipantResult": "callbacks.client.models",
+    "RecordingProperties": "callbacks.client.models",
+    "RemoveParticipantResult": "callbacks.client.models",
+    "SendDtmfTonesResult": "callbacks.client.models",
+    "TransferCallResult": "callbacks.client.models",
     "RetryPolicy": "callbacks.client.retry",
     "Identifier": "callbacks.identifiers",
     "IdentifierKind": "callbacks.identifiers",
     "CommunicationUserIdentifier": "callbacks.identifiers",
     "PhoneNumberIdentifier": "callbacks.identifiers",
+    "MicrosoftTeamsUserIdentifier": "callbacks.identifiers",
     # store
     "open_store": "callbacks.store",
     "EventStore": "callbacks.store",
@@ -119,6 +160,7 @@ _HOMES = {
     "ServerError": "callbacks.client.errors",
     "NoResponse": "callbacks.client.errors",
     "InvalidResponse": "callbacks.client.errors",
+    "UnsupportedOperation": "callbacks.client.preview",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by concept, sorted within each group
@@ -132,15 +174,33 @@ __all__ = [  # noqa: RUF022 - grouped by concept, sorted within each group
     "UnknownEvent",
     "parse_events",
     # client and identifiers
+    "AddParticipantResult",
     "CallAutomationClient",
     "CallConnection",
+    "CallConnectionProperties",
+    "CallLegConnection",
+    "CallParticipant",
+    "CancelAddParticipantOperationResult",
     "CommunicationUserIdentifier",
     "CreateCallResult",
+    "DtmfTone",
+    "FileSource",
     "Identifier",
     "IdentifierKind",
     "MediaOperationResponse",
+    "MicrosoftTeamsUserIdentifier",
+    "MoveParticipantsResult",
+    "MuteParticipantResult",
     "PhoneNumberIdentifier",
+    "RecognitionChoice",
+    "RecognizeInputType",
+    "RecordingProperties",
+    "RemoveParticipantResult",
     "RetryPolicy",
+    "SendDtmfTonesResult",
+    "SsmlSource",
+    "TextSource",
+    "TransferCallResult",
     # store
     "EventFilter",
     "EventRecord",
@@ -177,6 +237,7 @@ __all__ = [  # noqa: RUF022 - grouped by concept, sorted within each group
     "StoreError",
     "Throttled",
     "Unauthorized",
+    "UnsupportedOperation",
 ]
 
 

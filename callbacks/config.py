@@ -21,12 +21,14 @@ from callbacks.dispatch.config import default_owner
 from callbacks.errors import ConfigError
 from callbacks.options import (
     API_STYLE,
+    API_VERSION,
     CALLBACK_URL,
     CONFIG,
     CONNECTION_STRING,
     HANDLERS,
     STORE,
     Option,
+    api_version,
     count,
     log_level,
     port,
@@ -85,7 +87,8 @@ class ServeConfig:
         "--jwt-audience", "expected aud of callback JWTs: the resource id"
     )
     connection_string: str | None = setting(CONNECTION_STRING, secret=True)
-    api_style: str = setting(API_STYLE)
+    api_version: str = setting(API_VERSION)
+    api_style: str | None = setting(API_STYLE)
     store: str = setting(STORE)
     concurrency: int = _option(
         "--concurrency", "calls whose handlers run at once; 0: log events only, run no handlers "
@@ -168,6 +171,9 @@ class ServeConfig:
             value = option.value(args, environ)
             if value is not option.default:
                 given[f.name] = value
+        if given.get("api_style") is not None:
+            given["api_version"] = api_version(given)  # with a notice: --api-style is deprecated
+            given["api_style"] = None
         config = cls(**given)
         config.check()
         return config
@@ -209,7 +215,7 @@ class ServeConfig:
         for f in dataclasses.fields(self):
             option: Option = f.metadata["option"]
             value = getattr(self, f.name)
-            if option.choices and value not in option.choices:
+            if option.choices and value is not None and value not in option.choices:
                 raise ConfigError(
                     f"{option.flag} must be one of {', '.join(option.choices)}, not {value!r}"
                 )

@@ -1,14 +1,23 @@
 """The ``ctx`` a handler receives: its event, the REST client, a tagged logger, stable ids.
 
-Every POST a handler makes carries a ``Repeatability-Request-ID`` derived from (event identity,
-handler qualified name, index of the POST within this handler run)::
+Side effects are safe to repeat. Every request the service de-duplicates carries a
+``Repeatability-Request-ID`` derived from (event identity, handler qualified name, index of such
+requests within this handler run)::
 
     uuid5(REPEATABILITY_NAMESPACE, f"{identity}\\x1f{handler}\\x1f{index}")
 
-so when the same event reaches the same handler again (a retry, a crash and re-dispatch, another
-replica) the service sees the same ids and acts once. A ``salt`` (for a live replay that must act
-again) is mixed in as a fourth part. The namespace and the layout are part of the contract: a
-change would make an upgraded process repeat side effects of events logged before the upgrade.
+and, as ``Repeatability-First-Sent``, the moment the event was logged, so when the same event
+reaches the same handler again (a retry, a crash and re-dispatch, another replica) the service
+sees the same pair and acts once. A ``salt`` (for a live replay that must act again) is mixed in
+as a fourth part. The namespace and the layout are part of the contract: a change would make an
+upgraded process repeat side effects of events logged before the upgrade. The requests the
+service does not de-duplicate (play, recognize, ...) are recorded in the log as they complete,
+and a re-run answers them from there (:mod:`callbacks.client.pipeline`).
+
+``ctx.call`` follows the event: a GA or callingserver event's call is addressed in GA (the
+configured version, or the default one when a 2021 form is configured), a 2021 event's in the
+configured 2021 form (or ``2021-overview`` when a GA version is configured). ``ctx.client``
+places new calls in the configured version.
 
 A context is cheap to build: the client view, the bound call and the logger are made on first
 use, and every view shares the one connection pool of the process's client.
@@ -19,11 +28,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from callbacks.client.automation import CallAutomationClient
 from callbacks.client.connection import CallConnection
-from callbacks.events.base import Event
+from callbacks.client.pipeline import RequestJournal
+from callbacks.client.preview import CallLegConnection
+from callbacks.client.versions import DEFAULT, OVERVIEW_2021, is_ga
+from callbacks.events.base import Dialect, Event
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -40,8 +53,18 @@ REPEATABILITY_NAMESPACE = uuid.UUID("cebc19ab-edce-51bc-a423-1578f6d62cca")
 
 HANDLER_LOGGER = "callbacks.handler"
 
-ContextFactory = Callable[[Event, "Route", int, str | None], "Context"]
-"""Builds a handler's ``ctx`` from (event, route, attempt, path context)."""
+Journals = Callable[[Event, str, int], RequestJournal]
+"""The request journal of a handler run: from (event, handler, attempt)."""
+
+
+class ContextFactory(Protocol):
+    """Builds a handler's ``ctx`` from (event, route, attempt, path context, received at)."""
+
+    def __call__(
+        self, event: Event, route: Route, attempt: int, path_context: str | None,
+        received_at: datetime | None = None,
+    ) -> Context:
+        """The context of one handler run."""
 
 
 def repeatability_id(event_identity: str, handler: str, index: int, salt: str = "") -> str:
@@ -72,6 +95,13 @@ class DerivedRequestIds:
 
 class NoClientError(RuntimeError):
     """``ctx.client`` or ``ctx.call`` was used where no REST client is configured."""
+
+
+def call_version(configured: str, dialect: Dialect) -> str:
+    """The API version that addresses a call whose event came in ``dialect``."""
+    if dialect is Dialect.PREVIEW_2021:
+        return OVERVIEW_2021 if is_ga(configured) else configured
+    return configured if is_ga(configured) else DEFAULT
 
 
 class NoCallError(RuntimeError):
@@ -106,8 +136,9 @@ class Context:
     """What a handler gets besides its event: the client, the call, a logger, the attempt."""
 
     __slots__ = (
-        "_base", "_call", "_client", "_history", "_history_source", "_ids", "_log", "_settings",
-        "attempt", "callback_url", "event", "handler", "path_context",
+        "_base", "_call", "_client", "_history", "_history_source", "_ids", "_journals", "_log",
+        "_settings", "attempt", "callback_url", "event", "handler", "path_context",
+        "received_at",
     )
 
     def __init__(
@@ -122,6 +153,8 @@ class Context:
         history: CallHistory | None = None,
         settings: PluginSettings | None = None,
         callback_url: str | None = None,
+        received_at: datetime | None = None,
+        journals: Journals | None = None,
     ) -> None:
         self.event = event
         """The event being handled."""
@@ -132,9 +165,13 @@ class Context:
         self.path_context = path_context
         """The ``{context}`` segment of the callback URL the event arrived on, if any."""
         self._base = client
+        self.received_at = received_at
+        """When the event was logged (None outside the log): the first-sent time of the
+        run's de-duplicated requests."""
         self._ids = DerivedRequestIds(event.identity, handler, salt)
+        self._journals = journals
         self._client: CallAutomationClient | None = None
-        self._call: CallConnection | None = None
+        self._call: CallConnection | CallLegConnection | None = None
         self._log: HandlerLog | None = None
         self._history_source = history
         self._history: tuple[Event, ...] | None = None
@@ -160,27 +197,40 @@ class Context:
 
     @property
     def client(self) -> CallAutomationClient:
-        """The unbound client (e.g. for ``create_call``), with this run's repeatability ids."""
+        """The client (``create_call``, ``answer_call``, recordings), with this run's ids."""
         if self._client is None:
             if self._base is None:
                 raise NoClientError(
                     f"ctx.client: handler {self.handler} needs the Call Automation REST client, "
-                    "but none is configured (give the service a connection string)"
+                    "but none is configured: give the service a connection string "
+                    "(--connection-string or CALLBACKS_CONNECTION_STRING)"
                 )
-            self._client = self._base.with_request_ids(self._ids)
+            received = self.received_at
+            client = self._base.with_request_ids(
+                self._ids, (lambda: received) if received is not None else None
+            )
+            if self._journals is not None:
+                client = client.with_journal(
+                    self._journals(self.event, self.handler, self.attempt)
+                )
+            self._client = client
         return self._client
 
     @property
-    def call(self) -> CallConnection:
-        """The client bound to the event's call: ``await ctx.call.play_audio(url)``."""
+    def call(self) -> CallConnection | CallLegConnection:
+        """The event's call: ``await ctx.call.play_media(FileSource(url))``."""
         if self._call is None:
             call_id = self.event.call_id
             if not call_id:
                 raise NoCallError(
                     f"ctx.call: {self.event.type} event {self.event.identity} belongs to no "
-                    "call; use ctx.client (e.g. ctx.client.create_call) instead"
+                    "call; use ctx.client (e.g. ctx.client.answer_call) instead"
                 )
-            self._call = self.client.get_call_connection(call_id)
+            client = self.client
+            version = call_version(client.api_version, self.event.dialect)
+            if version != client.api_version:
+                client = client.with_api_version(version)
+            self._call = client.get_call_connection(call_id)
         return self._call
 
     @property
@@ -192,7 +242,7 @@ class Context:
 
     @property
     def requests_made(self) -> int:
-        """How many POSTs this handler run has made so far."""
+        """How many requests the service de-duplicates this handler run has made so far."""
         return self._ids.count
 
     async def history(self) -> Sequence[Event]:
@@ -227,20 +277,25 @@ def context_factory(
     history: CallHistory | None = None,
     settings: PluginSettings | None = None,
     callback_url: str | None = None,
+    journals: Journals | None = None,
 ) -> ContextFactory:
-    """A :data:`ContextFactory` building contexts over one shared ``client``.
+    """A :class:`ContextFactory` building contexts over one shared ``client``.
 
     With no client, handlers that only observe still run; ``ctx.client`` raises
     :class:`NoClientError`. Pass a ``salt`` (e.g. a replay session id) only to make a live
     replay act again. ``history`` backs ``ctx.history()`` (see
-    :func:`callbacks.store.history.store_history`), ``settings`` backs ``ctx.settings(...)``.
+    :func:`callbacks.store.history.store_history`), ``settings`` backs ``ctx.settings(...)``,
+    ``journals`` records each run's requests (see :mod:`callbacks.dispatch.journal`).
     """
 
-    def make(event: Event, route: Route, attempt: int, path_context: str | None) -> Context:
+    def make(
+        event: Event, route: Route, attempt: int, path_context: str | None,
+        received_at: datetime | None = None,
+    ) -> Context:
         return Context(
             event, client, handler=route.name, attempt=attempt,
             path_context=path_context, salt=salt, history=history, settings=settings,
-            callback_url=callback_url,
+            callback_url=callback_url, received_at=received_at, journals=journals,
         )
 
     return make

@@ -43,10 +43,33 @@ def _sub_value(value: Any, key: str) -> str | None:
     return None
 
 
+_TEAMS_PREFIXES = {"8:orgid:": "PUBLIC", "8:dod:": "DOD", "8:gcch:": "GCCH"}
+_TEAMS_VISITOR = "8:teamsvisitor:"
+
+
+def _teams(value: Any, raw_id: str | None) -> tuple[str | None, str, bool]:
+    """(user id, cloud, anonymous) of a Teams user, from its wire object or its raw id."""
+    if isinstance(value, dict):
+        keys = _lower_keys(value)
+        user = keys.get("userid")
+        cloud = keys.get("cloud")
+        return (
+            user if isinstance(user, str) and user else None,
+            cloud.upper() if isinstance(cloud, str) and cloud else "PUBLIC",
+            keys.get("isanonymous") is True,
+        )
+    for prefix, cloud in _TEAMS_PREFIXES.items():
+        if raw_id and raw_id.startswith(prefix):
+            return raw_id[len(prefix):] or None, cloud, False
+    if raw_id and raw_id.startswith(_TEAMS_VISITOR):
+        return raw_id[len(_TEAMS_VISITOR):] or None, "PUBLIC", True
+    return None, "PUBLIC", False
+
+
 def _kind_of_raw_id(raw_id: str) -> IdentifierKind:
     if raw_id.startswith(PHONE_PREFIX):
         return IdentifierKind.PHONE_NUMBER
-    if raw_id.startswith("8:orgid:") or raw_id.startswith("8:teamsvisitor:"):
+    if raw_id.startswith(tuple(_TEAMS_PREFIXES)) or raw_id.startswith(_TEAMS_VISITOR):
         return IdentifierKind.MICROSOFT_TEAMS_USER
     if raw_id.startswith("8:"):
         return IdentifierKind.COMMUNICATION_USER
@@ -76,8 +99,11 @@ def _normalise(value: Any) -> dict[str, Any]:
         elif phone:
             raw_id = PHONE_PREFIX + phone
         else:
-            teams_id = _sub_value(teams, "userid")
-            raw_id = f"8:orgid:{teams_id}" if teams_id else None
+            teams_id, cloud, anonymous = _teams(teams, None)
+            prefix = _TEAMS_VISITOR if anonymous else next(
+                (p for p, c in _TEAMS_PREFIXES.items() if c == cloud), "8:orgid:"
+            )
+            raw_id = f"{prefix}{teams_id}" if teams_id else None
     if raw_id is None:
         raise ValueError("an identifier needs rawId, communicationUser.id or phoneNumber.value")
     if user_id:
@@ -92,7 +118,12 @@ def _normalise(value: Any) -> dict[str, Any]:
         user_id = raw_id
     if kind is IdentifierKind.PHONE_NUMBER and not phone:
         phone = raw_id.removeprefix(PHONE_PREFIX)
-    return {"raw_id": raw_id, "kind": kind, "communication_user_id": user_id, "phone_number": phone}
+    fields: dict[str, Any] = {"raw_id": raw_id, "kind": kind, "communication_user_id": user_id,
+                              "phone_number": phone}
+    if kind is IdentifierKind.MICROSOFT_TEAMS_USER:
+        teams_id, cloud, anonymous = _teams(teams, raw_id)
+        fields.update(teams_user_id=teams_id, cloud=cloud, is_anonymous=anonymous)
+    return fields
 
 
 class Identifier(BaseModel):
@@ -107,6 +138,11 @@ class Identifier(BaseModel):
     kind: IdentifierKind
     communication_user_id: str | None = None
     phone_number: str | None = None
+    teams_user_id: str | None = None
+    cloud: str | None = None
+    """A Teams user's cloud: PUBLIC, DOD or GCCH."""
+    is_anonymous: bool = False
+    """Whether a Teams user joined as an anonymous visitor."""
 
     @model_validator(mode="before")
     @classmethod
@@ -126,6 +162,10 @@ class Identifier(BaseModel):
             wire["communicationUser"] = {"id": self.communication_user_id}
         elif self.kind is IdentifierKind.PHONE_NUMBER:
             wire["phoneNumber"] = {"value": self.phone_number}
+        elif self.kind is IdentifierKind.MICROSOFT_TEAMS_USER and self.teams_user_id:
+            wire["microsoftTeamsUser"] = {"userId": self.teams_user_id,
+                                          "isAnonymous": self.is_anonymous,
+                                          "cloud": self.cloud or "PUBLIC"}
         return wire
 
 
@@ -139,6 +179,15 @@ def PhoneNumberIdentifier(number: str) -> Identifier:
     return Identifier.model_validate({"phoneNumber": {"value": number}})
 
 
+def MicrosoftTeamsUserIdentifier(
+    user_id: str, *, is_anonymous: bool = False, cloud: str = "PUBLIC"
+) -> Identifier:
+    """A Microsoft Teams user by their Entra object id (``8:orgid:<id>`` in the public cloud)."""
+    return Identifier.model_validate(
+        {"microsoftTeamsUser": {"userId": user_id, "isAnonymous": is_anonymous, "cloud": cloud}}
+    )
+
+
 def identifier(value: Identifier | str) -> Identifier:
     """``value`` as an Identifier: an Identifier as is, a raw id (``8:acs:...``, ``4:+1...``)
     or a phone number parsed."""
@@ -148,3 +197,13 @@ def identifier(value: Identifier | str) -> Identifier:
 def optional_identifier(value: Identifier | str | None) -> Identifier | None:
     """:func:`identifier`, or None for None."""
     return None if value is None else identifier(value)
+
+
+def phone_number(value: Identifier | str | None) -> dict[str, str] | None:
+    """A caller id on the wire (``{"value": "+1..."}``), or None; ValueError if not a number."""
+    if value is None:
+        return None
+    number = identifier(value)
+    if number.kind is not IdentifierKind.PHONE_NUMBER or number.phone_number is None:
+        raise ValueError("a caller id must be a phone number such as +14255550100")
+    return {"value": number.phone_number}

@@ -18,12 +18,14 @@ import argparse
 import logging
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from callbacks.client.versions import API_VERSIONS, DEFAULT, OVERVIEW_2021, PREVIEW_2021
 from callbacks.errors import ConfigError
 from callbacks.store import open_store
 from callbacks.store.base import EventStore
@@ -241,6 +243,7 @@ def status(value: str) -> EventStatus:
 
 DEFAULT_STORE = "sqlite:///callbacks.db"
 API_STYLES = ("seed", "2021")
+STYLE_VERSIONS = {"seed": OVERVIEW_2021, "2021": PREVIEW_2021}
 
 STORE = Option(
     "--store", "event log URL: sqlite:///path (?synchronous=full survives power loss) or "
@@ -261,10 +264,27 @@ CONNECTION_STRING = Option(
 CALLBACK_URL = Option(
     "--callback-url", "this receiver's public .../api/callbacks?secret=... for calls flows place",
 )
-API_STYLE = Option(
-    "--api-style", "REST paths: seed (/calls/...) or 2021 (/calling/calls?api-version=...)",
-    choices=API_STYLES, default="seed",
+API_VERSION = Option(
+    "--api-version", "the Call Automation REST API version of new calls: a GA version; "
+    "2021-04-15-preview1 (the 2021 specification's /calling/calls paths); or 2021-overview (the "
+    "seed's /calls paths, no api-version query)", choices=API_VERSIONS, default=DEFAULT,
 )
+API_STYLE = Option(
+    "--api-style", "deprecated: seed means --api-version 2021-overview, 2021 means "
+    "--api-version 2021-04-15-preview1", choices=API_STYLES,
+)
+
+
+def api_version(given: Mapping[str, Any], err: TextIO | None = None) -> str:
+    """The API version the resolved options name: ``--api-style`` (deprecated, with a one-line
+    notice on ``err``) wins over ``--api-version``."""
+    style = given.get("api_style")
+    if style is None:
+        return str(given["api_version"])
+    version = STYLE_VERSIONS[style]
+    print(f"callbacks: --api-style is deprecated: use --api-version {version}",
+          file=err if err is not None else sys.stderr)
+    return version
 JSON = Option("--json", "print JSON: one object per line", flag_only=True)
 
 FILTERS: tuple[Option, ...] = (

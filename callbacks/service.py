@@ -32,6 +32,7 @@ from callbacks.config import ServeConfig
 from callbacks.context import context_factory
 from callbacks.dispatch.config import DispatchConfig
 from callbacks.dispatch.dispatcher import Dispatcher
+from callbacks.dispatch.journal import log_journals
 from callbacks.dispatch.process import DispatchProcess
 from callbacks.errors import ConfigError
 from callbacks.flows.state import checked_callback_url
@@ -102,7 +103,7 @@ def rest_client(config: ServeConfig, metrics: Metrics) -> CallAutomationClient |
     transport = metrics.transport(httpx2.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
     try:
         return CallAutomationClient.from_connection_string(
-            config.connection_string, api_style=config.api_style, transport=transport
+            config.connection_string, api_version=config.api_version, transport=transport
         )
     except ValueError as exc:
         raise ConfigError(f"--connection-string: {exc}") from None
@@ -131,7 +132,7 @@ def build_dispatcher(
         plugins.router,
         context_factory(
             client, history=store_history(store), settings=plugins.settings,
-            callback_url=callback_url,
+            callback_url=callback_url, journals=log_journals(store, config.replica_name),
         ),
         DispatchConfig(
             concurrency=config.concurrency if concurrency is None else concurrency,

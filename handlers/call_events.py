@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import Literal, TypeVar
+from typing import Literal
 from urllib.parse import urlsplit
 
 from callbacks import BadRequest, CallAutomationError, CallNotFound
@@ -26,7 +26,6 @@ from callbacks.events import (
     ToneReceived,
 )
 
-T = TypeVar("T")
 PlayEnd = Literal["completed", "cancelled", "failed"]
 CANCELLED_SUBCODE = 8508
 
@@ -90,17 +89,18 @@ def call_gone(exc: CallAutomationError) -> bool:
     )
 
 
-async def unless_call_gone(action: Awaitable[T], log: logging.LoggerAdapter[logging.Logger]
-                           ) -> T | None:
-    """Await ``action``; if the call ended meanwhile (the callee hung up), log it and go on.
+async def unless_call_gone(action: Awaitable[object],
+                           log: logging.LoggerAdapter[logging.Logger]) -> bool:
+    """Await ``action``; False if the call ended meanwhile (the callee hung up), logged.
 
     A call can end between the event and the request that reacts to it; the request then
     has nothing to act on, and retrying the handler would not change that.
     """
     try:
-        return await action
+        await action
     except CallAutomationError as exc:
         if not call_gone(exc):
             raise
         log.info("the call ended before this request: %s", exc.code or exc.status)
-        return None
+        return False
+    return True

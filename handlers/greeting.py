@@ -12,7 +12,7 @@ import fnmatch
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callbacks import Context, Plugin, Router
+from callbacks import Context, FileSource, Plugin, Router
 from callbacks.events import ParticipantsUpdated
 from handlers.call_events import audio_url, unless_call_gone
 
@@ -62,10 +62,10 @@ async def greet(event: ParticipantsUpdated, ctx: Context) -> None:
         return
     for raw_id in newly_joined(event, await ctx.previous(ParticipantsUpdated)):
         ctx.log.info("greeting %s", raw_id)
-        play = ctx.call.play_audio(
-            settings.audio_url, operation_context=f"{OPERATION_CONTEXT}:{raw_id}"
+        play = ctx.call.play_media(
+            FileSource(settings.audio_url), operation_context=f"{OPERATION_CONTEXT}:{raw_id}"
         )
-        if await unless_call_gone(play, ctx.log) is None:
+        if not await unless_call_gone(play, ctx.log):
             return  # the call is over: nobody is left to greet
 
 

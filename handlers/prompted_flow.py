@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from callbacks import Context
+from callbacks import Context, FileSource
 from callbacks.events import Event
 from handlers.call_events import unless_call_gone
 from handlers.prompted_call import CallProgress, PromptedCall
@@ -22,17 +22,19 @@ OnDecision = Callable[[Context, CallProgress], Awaitable[None]]
 
 async def play(ctx: Context, url: str, operation_context: str) -> None:
     """Play ``url`` to the call, unless it has ended."""
-    await unless_call_gone(ctx.call.play_audio(url, operation_context=operation_context), ctx.log)
+    await unless_call_gone(
+        ctx.call.play_media(FileSource(url), operation_context=operation_context), ctx.log
+    )
 
 
 async def hang_up(ctx: Context) -> None:
     """End the call for everyone (a no-op if it has ended)."""
-    await unless_call_gone(ctx.call.hangup(), ctx.log)
+    await unless_call_gone(ctx.call.hang_up(is_for_everyone=True), ctx.log)
 
 
 async def close(ctx: Context, kind: PromptedCall, closing_url: str | None) -> None:
     """Stop the prompt, then play the closing prompt (hung up after it), or hang up now."""
-    await unless_call_gone(ctx.call.cancel_media_processing(), ctx.log)
+    await unless_call_gone(ctx.call.cancel_all_media_operations(), ctx.log)
     if closing_url:
         await play(ctx, closing_url, kind.closing)
     else:

@@ -124,8 +124,8 @@ async def _on_decision(ctx: Context, progress: CallProgress) -> None:
         await close(ctx, REMINDER, settings.confirmation_url)
     elif progress.decision == AGENT:
         ctx.log.info("the callee asks for an agent")
-        await unless_call_gone(ctx.call.cancel_media_processing(), ctx.log)
-        invite = ctx.call.invite_participants([settings.agent], operation_context=REMINDER.invite)
+        await unless_call_gone(ctx.call.cancel_all_media_operations(), ctx.log)
+        invite = ctx.call.add_participant(settings.agent, operation_context=REMINDER.invite)
         await unless_call_gone(invite, ctx.log)
 
 

@@ -62,8 +62,8 @@ class Recorder:
 async def rec_client() -> tuple[Recorder, CallAutomationClient]:
     recorder = Recorder()
     client = CallAutomationClient(
-        "http://127.0.0.1:8123", KEY, transport=httpx2.MockTransport(recorder),
-        clock=lambda: datetime(2024, 1, 1, tzinfo=UTC),
+        "http://127.0.0.1:8123", KEY, api_version="2021-overview",
+        transport=httpx2.MockTransport(recorder), clock=lambda: datetime(2024, 1, 1, tzinfo=UTC),
     )
     return recorder, client
 
@@ -168,7 +168,7 @@ async def test_call_is_refused_for_an_event_without_a_call(
     with pytest.raises(NoCallError, match=r"ctx\.client"):
         _ = ctx.call
     async with client:
-        result = await ctx.client.create_call("8:acs:bot", [event.data.from_], "https://cb")
+        result = await ctx.client.create_call([event.data.from_], "https://cb", source="8:acs:bot")
     assert result.call_leg_id == "new-leg"
     ((method, path, rid),) = recorder.take()
     assert (method, path) == ("POST", "/calls")

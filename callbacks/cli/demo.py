@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from callbacks.client.automation import CallAutomationClient
+from callbacks.client.versions import OVERVIEW_2021
 from callbacks.config import ServeConfig
 from callbacks.emulator import EmulatorConfig, RunningEmulator, serve_asgi, serve_emulator
 from callbacks.emulator.participants import CallState
@@ -110,7 +111,7 @@ async def run_demo(out: TextIO) -> int:
                 jwks_url=emulator.jwks_url, jwt_issuer=emulator.issuer,
                 jwt_audience=emulator.resource_id, connection_string=emulator.connection_string,
                 store=store_url, callback_url=callback_url, config_file=str(settings_file),
-                log_level="warning",
+                log_level="warning", api_version=OVERVIEW_2021,
             )
             config.check()
             out.write(f"emulator  {emulator.url}\nreceiver  http://127.0.0.1:{port}/api/callbacks"
@@ -122,7 +123,7 @@ async def run_demo(out: TextIO) -> int:
                     {"to": CALLEE, "appointment": "Dentist, Tuesday 9:00"}
                 )
                 async with CallAutomationClient.from_connection_string(
-                    emulator.connection_string
+                    emulator.connection_string, api_version=OVERVIEW_2021
                 ) as client:
                     begun = await start_flow(
                         "reminder", flow, request, client=client, callback_url=callback_url,

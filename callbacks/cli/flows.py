@@ -26,12 +26,14 @@ from callbacks.flows.outcomes import flow_records
 from callbacks.flows.state import checked_callback_url
 from callbacks.options import (
     API_STYLE,
+    API_VERSION,
     CALLBACK_URL,
     CONFIG,
     CONNECTION_STRING,
     STORE,
     Option,
     add_options,
+    api_version,
     existing_store,
     moment,
     name_list,
@@ -49,6 +51,7 @@ CALL_OPTIONS = (
     CONNECTION_STRING,
     CALLBACK_URL,
     CONFIG,
+    API_VERSION,
     API_STYLE,
     Option("--idempotency-key", "the same key again places no call twice", env=None),
     Option("--json", "print the result as JSON", flag_only=True),
@@ -96,7 +99,7 @@ async def _place(name: str, plugins: LoadedPlugins, flow: Flow[Any], request: Ba
                  given: dict[str, Any], callback_url: str) -> int:
     try:
         client = CallAutomationClient.from_connection_string(
-            given["connection_string"], api_style=given["api_style"]
+            given["connection_string"], api_version=api_version(given)
         )
     except ValueError as exc:
         raise _error("call", f"--connection-string: {exc}") from None

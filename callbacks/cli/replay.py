@@ -20,6 +20,7 @@ from typing import TextIO
 
 from callbacks.options import (
     API_STYLE,
+    API_VERSION,
     CALLBACK_URL,
     CONFIG,
     CONNECTION_STRING,
@@ -28,6 +29,7 @@ from callbacks.options import (
     STORE,
     Option,
     add_options,
+    api_version,
     log_level,
     positive_seconds,
     values,
@@ -52,6 +54,7 @@ OPTIONS = (
     CONFIG,
     CONNECTION_STRING,
     CALLBACK_URL,
+    API_VERSION,
     API_STYLE,
     Option("--secret", "the target's ?secret= (--to only)", env="CALLBACKS_REPLAY_SECRET"),
     Option("--speed", "max: as fast as the target takes them; or 1x, 2x, 0.5x of the original "
@@ -83,7 +86,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``callbacks replay``; the exit status."""
-    args = argparse.Namespace(**values(args, (*MODES, *OPTIONS), os.environ))
+    given = values(args, (*MODES, *OPTIONS), os.environ)
+    given["api_version"] = api_version(given)
+    args = argparse.Namespace(**given)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     plan = check(args)
     store = open_log(args, plan)

@@ -1,7 +1,10 @@
-"""Request and response bodies of the seed's REST operations (camelCase on the wire).
+"""Request and response bodies of the REST operations (camelCase on the wire).
 
-Identifiers go out in the shape :meth:`Identifier.to_wire` gives; fields left ``None`` are not
-sent. Responses ignore keys they do not know, so a newer service does not break an older client.
+The 2021 operations' request bodies are models here (:class:`RequestBody`); the GA operations
+build theirs where they are sent. Identifiers go out in the shape :meth:`Identifier.to_wire`
+gives; fields left ``None`` are not sent. Answers ignore keys they do not know, so a newer
+service does not break an older client; their names are the SDK's (``CallConnectionProperties``,
+``AddParticipantResult``, ...).
 """
 
 from __future__ import annotations
@@ -78,12 +81,98 @@ class _Answer(BaseModel):
     )
 
 
-class CreateCallResult(_Answer):
-    """Answer of create-call: the new call's leg id, used in every later request."""
+class CallConnectionProperties(_Answer):
+    """A call as the service describes it (create, answer, connect, get call properties).
 
-    call_leg_id: str = Field(
-        validation_alias=AliasChoices("callLegId", "callConnectionId")
+    For a call of the 2021 API only ``call_connection_id`` (its call leg id) is known.
+    """
+
+    call_connection_id: str = Field(
+        validation_alias=AliasChoices("callConnectionId", "callLegId")
     )
+    server_call_id: str | None = None
+    call_connection_state: str | None = None
+    callback_uri: str | None = None
+    targets: list[Identifier] = Field(default_factory=list)
+    source: Identifier | None = None
+    source_caller_id_number: Identifier | None = None
+    source_display_name: str | None = None
+    correlation_id: str | None = None
+    answered_by: Identifier | None = None
+
+    @property
+    def call_leg_id(self) -> str:
+        """The 2021 name of :attr:`call_connection_id`."""
+        return self.call_connection_id
+
+
+CreateCallResult = CallConnectionProperties
+"""The earlier name of what ``create_call`` answers."""
+
+
+class CallParticipant(_Answer):
+    """A participant of a call."""
+
+    identifier: Identifier
+    is_muted: bool = False
+    is_on_hold: bool = False
+
+
+class OperationResult(_Answer):
+    """The answer of an operation whose result arrives later as a callback."""
+
+    operation_context: str | None = None
+
+
+class AddParticipantResult(OperationResult):
+    """Answer of ``add_participant``: the invitation, before the callee answers."""
+
+    participant: CallParticipant | None = None
+    invitation_id: str | None = None
+
+
+class RemoveParticipantResult(OperationResult):
+    """Answer of ``remove_participant``."""
+
+
+class TransferCallResult(OperationResult):
+    """Answer of ``transfer_call_to_participant``."""
+
+
+class CancelAddParticipantOperationResult(OperationResult):
+    """Answer of ``cancel_add_participant_operation``."""
+
+    invitation_id: str | None = None
+
+
+class MoveParticipantsResult(OperationResult):
+    """Answer of ``move_participants``."""
+
+    participants: list[CallParticipant] = Field(default_factory=list)
+    from_call: str | None = None
+
+
+class MuteParticipantResult(OperationResult):
+    """Answer of ``mute_participant``."""
+
+
+class SendDtmfTonesResult(OperationResult):
+    """Answer of ``send_dtmf_tones``."""
+
+
+class RecordingProperties(_Answer):
+    """A recording: ``start_recording`` and ``get_recording_properties`` answer it."""
+
+    recording_id: str
+    recording_state: str | None = None
+    recording_kind: str | None = None
+
+
+class ParticipantsPage(_Answer):
+    """One page of ``list_participants``."""
+
+    value: list[CallParticipant] = Field(default_factory=list)
+    next_link: str | None = None
 
 
 class ResultInfo(_Answer):

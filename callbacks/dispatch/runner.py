@@ -91,7 +91,7 @@ class EventRunner:
             if logged in succeeded:
                 continue
             attempt = runs[logged] + 1
-            error, duration = await self._run_handler(route, event, attempt, item.path_context)
+            error, duration = await self._run_handler(route, event, attempt, item)
             self._metrics.handler_ran(name, error is None, duration)
             outcomes.append(Outcome(name, attempt, error, duration, _now()))
         attempts = item.attempts + 1
@@ -107,12 +107,12 @@ class EventRunner:
         return self._config.retry_delay(attempts) if status is EventStatus.FAILED else None
 
     async def _run_handler(
-        self, route: Route, event: Event, attempt: int, path_context: str | None
+        self, route: Route, event: Event, attempt: int, item: PendingEvent
     ) -> tuple[str | None, float]:
         """(error or None, duration) of one handler run; never raises but for cancellation."""
         started = time.perf_counter()
         try:
-            ctx = self._make_context(event, route, attempt, path_context)
+            ctx = self._make_context(event, route, attempt, item.path_context, item.received_at)
         except Exception as exc:
             log.exception("building the context for %s on %s failed", route.name, event.identity)
             return _error(exc), time.perf_counter() - started

@@ -70,12 +70,12 @@ async def place_call(
     """Call ``target`` with ``state`` in the callback URL; the new call's id."""
     uri = callback_uri(callback_url, encode_context(flow, state))
     result = await client.create_call(
-        target_identifier(source),
-        [target_identifier(target)],
+        target_identifier(target),
         uri,
-        alternate_caller_id=target_identifier(caller_id) if caller_id else None,
+        source=target_identifier(source),
+        source_caller_id_number=target_identifier(caller_id) if caller_id else None,
     )
-    return result.call_leg_id
+    return result.call_connection_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 :class:`DryRunClient` is a :class:`~callbacks.client.automation.CallAutomationClient` whose
 requests stop before the network: the handler-facing API, request bodies, paths and repeatability
 ids are the real client's, and each request is recorded and answered with a plausible success (202
-with the seed's media-operation body, 200 ``{"callLegId"}`` for create-call). It skips HMAC signing
-and httpx2's request machinery, which cost more than the rest of a replayed event together; its
-transport refuses every request, so nothing can leave even by another path.
+with the seed's media-operation body, ``{"callLegId"}`` or ``{"callConnectionId"}`` for
+create-call). It skips HMAC signing and httpx2's request machinery, which cost more than the rest
+of a replayed event together; its transport refuses every request, so nothing can leave even by
+another path.
 
 For a live replay, :class:`RecordingTransport` wraps the real transport and records what was
 sent and how the service answered. Both write into one :class:`CallRecorder`.
@@ -15,15 +16,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import httpx2
 
 from callbacks.client.automation import CallAutomationClient
 from callbacks.client.models import RequestBody
-from callbacks.client.pipeline import ApiStyle, Pipeline
+from callbacks.client.pipeline import Pipeline, body_bytes
 from callbacks.client.retry import RetryPolicy
+from callbacks.client.versions import OVERVIEW_2021, PREVIEW_2021
 from callbacks.store.replays import RestCall
 
 DRY_RUN_ENDPOINT = "https://dry-run.invalid"
@@ -75,13 +78,21 @@ class DryRunPipeline(Pipeline):
     __slots__ = ("recorder",)
     recorder: CallRecorder
 
-    async def send(self, method: str, path: str, body: RequestBody | None) -> httpx2.Response:
+    async def send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: RequestBody | Mapping[str, Any] | None = None,
+        *,
+        repeatable: bool = False,
+    ) -> httpx2.Response:
         """Record the request as it would have been sent; answer it with a plausible success."""
-        content = body.to_json() if body is not None else None
-        request_id = self.ids() if method == "POST" else None
-        full_path = self.base[len(self.endpoint) :] + path + self.query
-        status, answer = _answer(method, path, body, request_id, self.style)
-        self.recorder.add(method, full_path, content, status, request_id)
+        content = body_bytes(body)
+        request_id = self.ids() if repeatable else None
+        query = "" if self.version == OVERVIEW_2021 else f"?api-version={self.version}"
+        status, answer = _answer(operation, path, content, request_id, self.version)
+        self.recorder.add(method, path + query, content, status, request_id)
         return _response(status, answer)
 
 
@@ -94,7 +105,8 @@ class DryRunClient(CallAutomationClient):
         self,
         recorder: CallRecorder,
         *,
-        api_style: ApiStyle = "seed",
+        api_version: str | None = None,
+        api_style: str | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         """``transport`` is where a request would go if one ever left (default: refused)."""
@@ -102,6 +114,7 @@ class DryRunClient(CallAutomationClient):
         super().__init__(
             DRY_RUN_ENDPOINT,
             b"dry-run",
+            api_version=api_version,
             api_style=api_style,
             transport=transport or RefusingTransport(),
             retry=RetryPolicy(attempts=1),
@@ -142,23 +155,56 @@ _NO_STREAM = httpx2.ByteStream(b"")
 _response = _pick_response()
 
 
+_GA_STATUS = {
+    "create_call": 201, "hang_up": 204, "redirect_call": 204, "reject_call": 204,
+    "get_call_properties": 200, "answer_call": 200, "connect_call": 200,
+    "list_participants": 200, "get_participant": 200, "mute_participant": 200,
+    "start_continuous_dtmf_recognition": 200, "stop_continuous_dtmf_recognition": 200,
+    "hold": 200, "unhold": 200, "start_recording": 200, "get_recording_properties": 200,
+    "stop_recording": 204,
+}
+"""The success status of each GA operation (every other one answers 202)."""
+
+
 def _answer(
-    method: str, path: str, body: RequestBody | None, request_id: str | None, style: ApiStyle
+    operation: str, path: str, content: bytes | None, request_id: str | None, version: str
 ) -> tuple[int, bytes]:
     """The status and body the service answers a successful request with."""
-    if method == "POST" and path == "":
-        leg = str(uuid.uuid5(_NAMESPACE, request_id or ""))
-        return (201 if style == "2021" else 200), json.dumps({"callLegId": leg}).encode()
-    if path.endswith(("/PlayAudio", "/CancelMediaProcessing")):
-        # The seed's 202 body, assembled as text: half the cost of dumping a dict.
-        operation = _JSON_TEXT.encode(request_id or str(uuid.uuid4()))
-        context = _JSON_TEXT.encode(getattr(body, "operation_context", None))
-        answer = (
-            f'{{"id":{operation},"status":"notStarted","operationContext":{context},'
-            f'"resultInfo":{_ACCEPTED_INFO}}}'
-        )
-        return 202, answer.encode()
-    return 202, b""
+    sent: Any = json.loads(content) if content else {}
+    context = sent.get("operationContext") if isinstance(sent, dict) else None
+    made = str(uuid.uuid5(_NAMESPACE, request_id or path))
+    if version in (OVERVIEW_2021, PREVIEW_2021):
+        if operation == "create_call":
+            status = 201 if version == PREVIEW_2021 else 200
+            return status, json.dumps({"callLegId": made}).encode()
+        if operation in ("play_media", "cancel_all_media_operations"):
+            # The seed's 202 body, assembled as text: half the cost of dumping a dict.
+            media = (
+                f'{{"id":{_JSON_TEXT.encode(request_id or made)},"status":"notStarted",'
+                f'"operationContext":{_JSON_TEXT.encode(context)},"resultInfo":{_ACCEPTED_INFO}}}'
+            )
+            return 202, media.encode()
+        return 202, b""
+    in_call = path.startswith("/calling/callConnections/")
+    call = unquote(path.split("/")[3].split(":")[0]) if in_call else made
+    answers: dict[str, Any] = {
+        "create_call": {"callConnectionId": made, "callConnectionState": "connecting"},
+        "answer_call": {"callConnectionId": made, "callConnectionState": "connecting"},
+        "connect_call": {"callConnectionId": made, "callConnectionState": "connecting"},
+        "get_call_properties": {"callConnectionId": call, "callConnectionState": "connected"},
+        "list_participants": {"value": []},
+        "get_participant": {"identifier": {"rawId": unquote(path.rsplit("/", 1)[-1])}},
+        "add_participant": {"participant": {"identifier": sent.get("participantToAdd")},
+                            "invitationId": made, "operationContext": context},
+        "start_recording": {"recordingId": made, "recordingState": "active"},
+        "get_recording_properties": {"recordingId": unquote(path.rsplit("/", 1)[-1]),
+                                     "recordingState": "active"},
+    }
+    status = _GA_STATUS.get(operation, 202)
+    answer: Any = answers.get(operation)
+    if answer is None and status != 204:
+        answer = {"operationContext": context} if context is not None else None
+    return status, json.dumps(answer).encode() if answer is not None else b""
 
 
 class RecordingTransport(httpx2.AsyncBaseTransport):

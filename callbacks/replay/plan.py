@@ -173,7 +173,7 @@ async def _handler_target(
     history = store_history(store) if store is not None else None
     settings = plan.plugins.settings
     if plan.mode is ReplayMode.DRY_RUN:
-        client: CallAutomationClient = DryRunClient(recorder, api_style=args.api_style)
+        client: CallAutomationClient = DryRunClient(recorder, api_version=args.api_version)
         # No salt: the recorded ids are the ones the dispatcher used for these events.
         make = context_factory(
             client, history=history, settings=settings, callback_url=plan.callback_url
@@ -186,7 +186,7 @@ async def _handler_target(
     transport = RecordingTransport(recorder, httpx2.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
     try:
         client = CallAutomationClient.from_connection_string(
-            args.connection_string, api_style=args.api_style, transport=transport
+            args.connection_string, api_version=args.api_version, transport=transport
         )
     except ValueError as exc:
         raise ConfigError(f"--connection-string: {exc}") from None

@@ -53,17 +53,21 @@ _MAX_UNKNOWN_TYPES = 32
 """Distinct labels kept for event types this program does not know; the rest are "other"."""
 _OPERATIONS = {
     "calls": "create_call",
-    "hangup": "hangup",
-    "playaudio": "play_audio",
-    "cancelmediaprocessing": "cancel_media_processing",
-    "participants": "invite_participants",
+    "hangup": "hang_up",
+    "playaudio": "play_media",
+    "cancelmediaprocessing": "cancel_all_media_operations",
+    "participants": "add_participant",
 }
+"""The 2021 paths' operations, for a request that does not name its own (see below)."""
 
 StatsSource = Callable[[], Awaitable[StoreStats]]
 
 
-def rest_operation(method: str, path: str) -> str:
-    """The client operation a Call Automation request path belongs to (bounded label set)."""
+def rest_operation(method: str, path: str, named: object = None) -> str:
+    """The client operation of a Call Automation request (bounded label set): the name the
+    client gave it (``named``, one of its method names), else read from a 2021 path."""
+    if isinstance(named, str) and named.isidentifier() and len(named) <= 40:
+        return named
     segments = path.rstrip("/").split("/")
     if method == "DELETE":
         return "remove_participant" if "participants" in segments[:-1] else "other"
@@ -355,7 +359,9 @@ class ObservedTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send through the wrapped transport and count the attempt."""
-        operation = rest_operation(request.method, request.url.path)
+        operation = rest_operation(
+            request.method, request.url.path, request.extensions.get("operation")
+        )
         retry = request in self._sent
         if not retry:
             self._sent.add(request)

@@ -11,6 +11,7 @@ Writes::
     finish(owner, seq)                          outcomes + new status, fenced by the claim
     release(owner, call)  -> more work?         give a call back (optionally not before a time)
     record_replays(results)                     replay runs, beside the events' own outcomes
+    record_request(record)                      a REST request of a handler run
 
 Errors: :class:`StoreError` (cannot do it now: closed, commit failed, locked) and its subclass
 :class:`ClaimLost` (the caller no longer owns the call). Messages never carry URLs or secrets.
@@ -39,6 +40,7 @@ from callbacks.store.records import (
     utf8_text,
 )
 from callbacks.store.replays import ReplayMode, ReplayResult, RestCall
+from callbacks.store.requests import RequestRecord
 
 __all__ = [
     "UNFINISHED",
@@ -53,6 +55,7 @@ __all__ = [
     "Receipt",
     "ReplayMode",
     "ReplayResult",
+    "RequestRecord",
     "RestCall",
     "StoreError",
     "StoreStats",
@@ -221,3 +224,15 @@ class EventStore(ABC):
     @abstractmethod
     async def replay_outcomes(self, event_id: str) -> list[ReplayResult]:
         """Every recorded replay of the event, oldest first (deleted with the event)."""
+
+    # -- the REST requests of handler runs --
+
+    @abstractmethod
+    async def record_request(self, record: RequestRecord) -> None:
+        """Keep one request of a handler run; a record for the same (event, handler, index,
+        attempt) replaces it; a request of an event not in the log is dropped."""
+
+    @abstractmethod
+    async def requests_of(self, event_id: str, handler: str | None = None) -> list[RequestRecord]:
+        """The event's recorded requests (of ``handler`` only, if given), in the order sent
+        (deleted with the event)."""

@@ -8,6 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from callbacks import FileSource
 from callbacks.client.automation import CallAutomationClient
 from callbacks.client.errors import (
     BadRequest,
@@ -29,13 +30,14 @@ async def failing_call(
     response: httpx2.Response, ids: str = "11111111-1111-4111-8111-111111111111"
 ) -> CallAutomationError:
     client = CallAutomationClient(
-        "http://127.0.0.1:8123", KEY,
+        "http://127.0.0.1:8123", KEY, api_version="2021-overview",
         transport=httpx2.MockTransport(lambda request: response),
         retry=RetryPolicy(attempts=1),
     )
     async with client:
         with pytest.raises(CallAutomationError) as info:
-            await client.with_request_ids(lambda: ids).get_call_connection("c-1").play_audio("https://a/b.wav")
+            call = client.with_request_ids(lambda: ids).get_call_connection("c-1")
+            await call.play_media(FileSource("https://a/b.wav"))
     return info.value
 
 

@@ -105,11 +105,10 @@ async def test_create_call(style: str, prefix: str, query: str) -> None:
     client, rec = make_client(answer(status, {"callLegId": "leg-1", "extra": True}), style)
     async with client:
         result = await client.create_call(
-            CommunicationUserIdentifier(USER),
             [PhoneNumberIdentifier("+14251001000"), "8:acs:target"],
             "https://app.example/api/callbacks?secret=s",
-            subject="Reminder",
-            alternate_caller_id=PhoneNumberIdentifier("+14255550100"),
+            source=CommunicationUserIdentifier(USER),
+            source_caller_id_number=PhoneNumberIdentifier("+14255550100"),
         )
     assert result.call_leg_id == "leg-1"
     request = rec.only
@@ -124,7 +123,6 @@ async def test_create_call(style: str, prefix: str, query: str) -> None:
         "callbackUri": "https://app.example/api/callbacks?secret=s",
         "requestedModalities": ["audio"],
         "requestedCallEvents": ["participantsUpdated", "dtmfReceived"],
-        "subject": "Reminder",
         "alternateCallerId": {"rawId": "4:+14255550100", "phoneNumber": {"value": "+14255550100"}},
     }
     assert request.headers["accept"] == "application/json"
@@ -135,13 +133,13 @@ async def test_create_call(style: str, prefix: str, query: str) -> None:
 async def test_create_call_leaves_out_unset_fields_and_takes_the_ga_name() -> None:
     client, rec = make_client(answer(200, {"callConnectionId": "conn-1"}))
     async with client:
-        result = await client.create_call(
-            USER, [USER], "https://cb", requested_call_events=["participantsUpdated"]
-        )
-    assert result.call_leg_id == "conn-1"
+        result = await client.create_call(USER, "https://cb", source=USER)
+    assert result.call_leg_id == result.call_connection_id == "conn-1"
     body = body_of(rec.only)
     assert "subject" not in body and "alternateCallerId" not in body
-    assert body["requestedCallEvents"] == ["participantsUpdated"]
+    assert body["targets"] == [{"rawId": USER, "communicationUser": {"id": USER}}]
+    with pytest.raises(ValueError, match="source"):
+        await client.create_call(USER, "https://cb")
 
 
 @pytest.mark.parametrize(("style", "prefix", "query"), STYLES)
@@ -301,8 +299,8 @@ async def test_views_share_the_pool_and_use_the_attached_ids() -> None:
 async def test_undocumented_success_body_is_a_clear_error() -> None:
     client, _ = make_client(lambda request: httpx2.Response(200, text="<html>ok</html>"))
     async with client:
-        with pytest.raises(InvalidResponse, match="CreateCallResult") as info:
-            await client.create_call(USER, [USER], "https://cb")
+        with pytest.raises(InvalidResponse, match="CallConnectionProperties") as info:
+            await client.create_call([USER], "https://cb", source=USER)
         with pytest.raises(InvalidResponse, match="MediaOperationResponse"):
             await client.get_call_connection(CALL).play_audio("https://example.com/a.wav")
     assert info.value.status == 200
@@ -326,9 +324,12 @@ def test_constructor_from_endpoint_and_key_in_both_forms() -> None:
     by_str = CallAutomationClient("http://127.0.0.1:8123/", KEY_B64)
     by_bytes = CallAutomationClient("http://127.0.0.1:8123", KEY, api_style="2021")
     assert by_str.endpoint == by_bytes.endpoint == "http://127.0.0.1:8123"
-    assert by_bytes.api_style == "2021"
+    assert by_bytes.api_version == "2021-04-15-preview1"
+    assert by_str.api_version == "2026-03-12"
     with pytest.raises(ValueError, match="api_style"):
-        CallAutomationClient(ENDPOINT, KEY, api_style="2023")  # type: ignore[arg-type]
+        CallAutomationClient(ENDPOINT, KEY, api_style="2023")
+    with pytest.raises(ValueError, match="unknown api_version '2022-01-01'"):
+        CallAutomationClient(ENDPOINT, KEY, api_version="2022-01-01")
 
 
 SECRET_B64 = base64.b64encode(b"a-very-secret-access-key-32bytes").decode()
@@ -359,7 +360,7 @@ async def test_no_secret_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture
                                "message": "Denied."})
 
     client = CallAutomationClient.from_connection_string(
-        f"endpoint={ENDPOINT};accesskey={SECRET_B64}",
+        f"endpoint={ENDPOINT};accesskey={SECRET_B64}", api_version="2021-overview",
         transport=httpx2.MockTransport(fail),
         retry=RetryPolicy(sleep=no_sleep),
     )

@@ -58,8 +58,8 @@ def make(
         sleep=time.sleep, monotonic=time.monotonic, rand=lambda: 0.5,
     )
     return CallAutomationClient(
-        "https://contoso.example", KEY, transport=httpx2.MockTransport(script),
-        retry=retry, clock=lambda: FIXED,
+        "https://contoso.example", KEY, api_version="2021-overview",
+        transport=httpx2.MockTransport(script), retry=retry, clock=lambda: FIXED,
     )
 
 
@@ -268,7 +268,8 @@ async def test_each_attempt_is_signed_afresh_while_first_sent_stays() -> None:
     time = FakeTime()
     script = Script(httpx2.Response(503), httpx2.Response(202))
     client = CallAutomationClient(
-        "http://127.0.0.1:8123", KEY, transport=httpx2.MockTransport(script),
+        "http://127.0.0.1:8123", KEY, api_version="2021-overview",
+        transport=httpx2.MockTransport(script),
         retry=RetryPolicy(sleep=time.sleep, monotonic=time.monotonic), clock=lambda: next(ticks),
     )
     async with client:

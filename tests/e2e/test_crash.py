@@ -57,13 +57,13 @@ async def test_sigkill_loses_nothing_acked_keeps_order_and_acts_once(tmp_path: P
     receiver = f"http://127.0.0.1:{port}"
     async with serve_emulator(fast_config(play_duration=0.01)) as emulator:
         async with CallAutomationClient.from_connection_string(
-            emulator.connection_string
+            emulator.connection_string, api_version="2021-overview"
         ) as client:
             calls = [
                 (await client.create_call(
-                    CommunicationUserIdentifier("8:acs:resource_app"),
                     [CommunicationUserIdentifier(f"8:acs:resource_callee{i}")],
                     f"{receiver}/api/callbacks?secret={SECRET}",
+                    source=CommunicationUserIdentifier("8:acs:resource_app"),
                 )).call_leg_id
                 for i in range(CALLS)
             ]
@@ -74,7 +74,8 @@ async def test_sigkill_loses_nothing_acked_keeps_order_and_acts_once(tmp_path: P
                 "serve", "--port", str(port), "--store", f"sqlite:///{db}",
                 "--handlers", "tests.support.tick_plugin:router",
                 "--connection-string", emulator.connection_string,
-                env={"CALLBACKS_SECRET": SECRET, "CALLBACKS_TEST_RECORD": str(record)},
+                env={"CALLBACKS_SECRET": SECRET, "CALLBACKS_TEST_RECORD": str(record),
+                     "CALLBACKS_API_VERSION": "2021-overview"},
             )
 
         process = start()

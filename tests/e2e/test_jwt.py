@@ -116,6 +116,8 @@ async def test_callbacks_signed_with_another_key_are_refused_and_never_logged(
 
 
 async def _create_call(connection_string: str, callback_uri: str) -> str:
-    async with CallAutomationClient.from_connection_string(connection_string) as client:
-        result = await client.create_call(APP, ["8:acs:resource_mallory"], callback_uri)
+    async with CallAutomationClient.from_connection_string(
+        connection_string, api_version="2021-overview"
+    ) as client:
+        result = await client.create_call(["8:acs:resource_mallory"], callback_uri, source=APP)
     return result.call_leg_id

@@ -44,10 +44,10 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
 
 async def call(service: Service, *targets: str) -> str:
     async with CallAutomationClient.from_connection_string(
-        service.emulator.connection_string
+        service.emulator.connection_string, api_version="2021-overview"
     ) as client:
         created = await client.create_call(
-            SOURCE, [CommunicationUserIdentifier(t) for t in targets], service.callback_url
+            [CommunicationUserIdentifier(t) for t in targets], service.callback_url, source=SOURCE
         )
     return created.call_leg_id
 
@@ -68,7 +68,7 @@ async def test_each_participant_who_joins_is_greeted_once(service: Service) -> N
     call_id = await call(service, ALICE)
     await settle(service, call_id, [f"greeting:{ALICE}"])
     async with CallAutomationClient.from_connection_string(
-        service.emulator.connection_string
+        service.emulator.connection_string, api_version="2021-overview"
     ) as client:
         await client.get_call_connection(call_id).invite_participants([BOB, CAROL])
     await settle(service, call_id, [f"greeting:{p}" for p in (ALICE, BOB, CAROL)])

@@ -88,8 +88,9 @@ async def handle(
     async def earlier(_: Event) -> Sequence[Event]:
         return history
 
-    async with CallAutomationClient(
-        "https://acs.example", b"key", transport=httpx2.MockTransport(service)
+    async with CallAutomationClient(  # these flows' calls run on the 2021 API
+        "https://acs.example", b"key", api_version="2021-overview",
+        transport=httpx2.MockTransport(service),
     ) as client:
 
         def make(route: Route) -> Context:

@@ -86,22 +86,35 @@ def test_every_rest_call_is_listed_per_event_in_log_order(
     by_id = {e["event"]["id"]: e for e in events}
 
     create, hangup = by_id["a/1"]["requests"]
-    assert (create["method"], create["path"], create["status"]) == ("POST", "/calls", 200)
+    assert (create["method"], create["path"], create["status"]) == (
+        "POST", "/calling/callConnections?api-version=2026-03-12", 201
+    )
     assert create["body"]["callbackUri"] == "https://dry-run.invalid/api/callbacks"
     assert create["body"]["targets"][0]["communicationUser"] == {"id": "8:acs:resource_callee"}
-    assert hangup["path"].endswith("/Hangup") and hangup["status"] == 202
-    assert hangup["path"] != "/calls//Hangup"  # the handler got a call leg id back
+    assert hangup["path"].endswith(":terminate?api-version=2026-03-12")
+    assert hangup["status"] == 204
+    # the handler got the new call's id back
+    assert hangup["path"].startswith("/calling/callConnections/") and "//" not in hangup["path"]
 
+    # A GA event's call is addressed in GA: the play goes to the call's connection id.
     [play] = by_id["b/1"]["requests"]
-    assert (play["method"], play["path"], play["status"]) == ("POST", "/calls/b/PlayAudio", 202)
+    assert (play["method"], play["path"], play["status"]) == (
+        "POST", "/calling/callConnections/b:play?api-version=2026-03-12", 202
+    )
     assert play["body"] == {
-        "audioFileUri": "https://example.com/again.wav", "loop": False,
+        "playSources": [{"kind": "file", "file": {"uri": "https://example.com/again.wav"}}],
+        "playTo": [], "interruptCallMediaOperation": False, "playOptions": {"loop": False},
         "operationContext": "again:b/1",
     }
     assert play["handler"] == "tests.support.replay_plugin.play_again"
     # A dry run shows the repeatability ids the dispatcher sends for this event.
     handler = "tests.support.replay_plugin.play_again"
-    assert play["repeatability_id"] == repeatability_id("b/1", handler, 0)
+    assert play["repeatability_id"] is None  # the service does not de-duplicate a play
+    assert create["repeatability_id"] == repeatability_id("a/1", "tests.support.replay_plugin"
+                                                           ".call_back", 0)
+    assert hangup["repeatability_id"] == repeatability_id("a/1", "tests.support.replay_plugin"
+                                                           ".call_back", 1)
+    assert play["handler"] == handler
 
     # ctx.history() reads the log: a's greeting sees a/1's CallConnected, c's has none.
     assert by_id["a/2"]["requests"][0]["body"]["operationContext"] == "after-connected"
@@ -133,7 +146,9 @@ def test_the_log_is_unchanged_and_the_run_is_shown_beside_the_outcomes(
     assert [o["handler"] for o in shown["outcomes"]] == ["h.a"]  # the original run, untouched
     runs = [r["run_id"] for r in shown["replays"]]  # the JSON run, then the quiet one
     assert len(runs) == 2 and runs[0] == summary["run_id"] and runs[1] != runs[0]
-    assert shown["replays"][0]["requests"][0]["path"] == "/calls/b/PlayAudio"
+    assert shown["replays"][0]["requests"][0]["path"] == (
+        "/calling/callConnections/b:play?api-version=2026-03-12"
+    )
 
     assert main(["events", "show", "b/2", "--store", log_url]) == 0
     text = capsys.readouterr().out
@@ -182,8 +197,10 @@ def test_text_output_lists_calls_under_their_handler(
     assert out.splitlines()[:3] == [
         "seq 2 (b/1)  PlayCompleted  call b",
         out.splitlines()[1],
-        '      POST /calls/b/PlayAudio -> 202  {"audioFileUri":"https://example.com/again.wav",'
-        '"loop":false,"operationContext":"again:b/1"}',
+        '      POST /calling/callConnections/b:play?api-version=2026-03-12 -> 202  '
+        '{"playSources":[{"kind":"file","file":{"uri":"https://example.com/again.wav"}}],'
+        '"playTo":[],"interruptCallMediaOperation":false,"playOptions":{"loop":false},'
+        '"operationContext":"again:b/1"}',
     ]
     assert out.splitlines()[1].startswith("  ok      tests.support.replay_plugin.play_again  ")
     assert "  FAILED  tests.support.replay_plugin.broken" in out

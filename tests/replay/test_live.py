@@ -56,12 +56,14 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 
 
 async def place_calls(running: RunningEmulator, sink_url: str) -> list[str]:
-    async with CallAutomationClient.from_connection_string(running.connection_string) as client:
+    async with CallAutomationClient.from_connection_string(
+        running.connection_string, api_version="2021-overview"
+    ) as client:
         calls = [
             (await client.create_call(
-                CommunicationUserIdentifier("8:acs:resource_app"),
                 [CommunicationUserIdentifier(f"8:acs:resource_callee{i}")],
                 f"{sink_url}/api/callbacks",
+                source=CommunicationUserIdentifier("8:acs:resource_app"),
             )).call_leg_id
             for i in range(CALLS)
         ]
@@ -72,7 +74,9 @@ async def place_calls(running: RunningEmulator, sink_url: str) -> list[str]:
 async def dispatch_once(db: Path, running: RunningEmulator, calls: list[str]) -> None:
     """What `callbacks serve` did when the events came: each handler acted once."""
     store = open_store(f"sqlite:///{db}")
-    async with CallAutomationClient.from_connection_string(running.connection_string) as client:
+    async with CallAutomationClient.from_connection_string(
+        running.connection_string, api_version="2021-overview"
+    ) as client:
         dispatcher = Dispatcher(
             store, router, context_factory(client),
             DispatchConfig(poll_interval=0.02), owner="original",
@@ -112,7 +116,9 @@ async def test_a_live_replay_acts_again_with_new_repeatability_ids(
     assert len(original) == 2 * CALLS
 
     # Acting again with the dispatcher's ids would be swallowed as a repeat by the service:
-    async with CallAutomationClient.from_connection_string(emulator.connection_string) as client:
+    async with CallAutomationClient.from_connection_string(
+        emulator.connection_string, api_version="2021-overview"
+    ) as client:
         event = ga_events(calls[0], 1)[0]
         route = router.match(event)[0]
         await route.handler(event, context_factory(client)(event, route, 1, None))

@@ -41,7 +41,9 @@ def make_client(
     async def record(event: Event, ctx: Any) -> None:
         seen.runs.append((event.type, event.identity, ctx["path_context"]))
 
-    def make_context(event: Event, route: Route, attempt: int, path: str | None) -> Any:
+    def make_context(
+        event: Event, route: Route, attempt: int, path: str | None, received: Any = None
+    ) -> Any:
         return {"path_context": path}
 
     intake = InProcessIntake(router, make_context)

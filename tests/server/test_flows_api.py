@@ -101,7 +101,7 @@ def test_a_reminder_starts_with_its_state_in_the_callback_url(
         {"target": "+14251001000", "call_id": "call-1"}
     ]
     [(body, _)] = service.created
-    assert body["source"]["rawId"] == "8:acs:app"
+    assert body["source"] == {"id": "8:acs:app"}  # GA names the calling ACS user by its id
     assert body["targets"][0]["phoneNumber"] == {"value": "+14251001000"}
     uri = urlsplit(body["callbackUri"])
     assert (uri.netloc, uri.query) == ("receiver.example", "secret=s3cr3t")

@@ -43,7 +43,9 @@ JSON = {"content-type": "application/json"}
 # --- the endpoint -------------------------------------------------------------------------------
 
 
-def no_context(event: Event, route: RouteMatch, attempt: int, path: str | None) -> Any:
+def no_context(
+    event: Event, route: RouteMatch, attempt: int, path: str | None, received: Any = None
+) -> Any:
     return None
 
 

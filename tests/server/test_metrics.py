@@ -60,7 +60,9 @@ def label_values(exposition: str, name: str, label: str) -> set[str]:
     }
 
 
-def no_context(event: Event, route: RouteMatch, attempt: int, path: str | None) -> Any:
+def no_context(
+    event: Event, route: RouteMatch, attempt: int, path: str | None, received: Any = None
+) -> Any:
     return None
 
 
@@ -274,11 +276,11 @@ async def test_log_gauges_come_from_the_log_cached_and_survive_an_outage(
     [
         ("POST", "/calls", "create_call"),
         ("POST", "/calling/calls", "create_call"),
-        ("POST", "/calls/abc/PlayAudio", "play_audio"),
-        ("POST", "/calling/calls/abc/playAudio", "play_audio"),
-        ("POST", "/calls/abc/Hangup", "hangup"),
-        ("POST", "/calls/abc/CancelMediaProcessing", "cancel_media_processing"),
-        ("POST", "/calls/abc/participants", "invite_participants"),
+        ("POST", "/calls/abc/PlayAudio", "play_media"),
+        ("POST", "/calling/calls/abc/playAudio", "play_media"),
+        ("POST", "/calls/abc/Hangup", "hang_up"),
+        ("POST", "/calls/abc/CancelMediaProcessing", "cancel_all_media_operations"),
+        ("POST", "/calls/abc/participants", "add_participant"),
         ("DELETE", "/calls/abc/participants/p1", "remove_participant"),
         ("DELETE", "/calls/abc", "other"),
         ("GET", "/calls/abc/PlayAudio", "other"),
@@ -287,6 +289,12 @@ async def test_log_gauges_come_from_the_log_cached_and_survive_an_outage(
 )
 def test_rest_operations_have_a_bounded_label_set(method: str, path: str, operation: str) -> None:
     assert rest_operation(method, path) == operation
+
+
+def test_a_request_that_names_its_operation_is_counted_under_that_name() -> None:
+    assert rest_operation("POST", "/calling/callConnections/x:play", "play_media") == "play_media"
+    assert rest_operation("POST", "/calls/abc/Hangup", "not an identifier!") == "hang_up"
+    assert rest_operation("POST", "/calls/abc/Hangup", "x" * 41) == "hang_up"
 
 
 async def no_sleep(seconds: float) -> None:
@@ -307,7 +315,8 @@ async def test_rest_attempts_are_counted_by_operation_and_status_with_retries() 
     metrics = Metrics()
     key = "a2V5"  # base64 of "key"
     async with CallAutomationClient(
-        "https://acs.example", key, transport=metrics.transport(httpx2.MockTransport(service)),
+        "https://acs.example", key, api_version="2021-overview",
+        transport=metrics.transport(httpx2.MockTransport(service)),
         retry=RetryPolicy(attempts=2, sleep=no_sleep),
     ) as client:
         await client.get_call_connection("call-1").play_audio("https://example.com/a.wav")
@@ -317,12 +326,12 @@ async def test_rest_attempts_are_counted_by_operation_and_status_with_retries() 
             await client.get_call_connection("call-1").hangup()
     text = (await metrics.exposition())[0].decode()
     rest = "callbacks_rest_requests_total"
-    assert value(text, rest, operation="play_audio", status="503") == 1
-    assert value(text, rest, operation="play_audio", status="202") == 2
-    assert value(text, rest, operation="hangup", status="error") == 2
-    assert value(text, "callbacks_rest_retries_total", operation="play_audio") == 1
-    assert value(text, "callbacks_rest_retries_total", operation="hangup") == 1
-    assert value(text, "callbacks_rest_request_seconds_count", operation="play_audio") == 3
+    assert value(text, rest, operation="play_media", status="503") == 1
+    assert value(text, rest, operation="play_media", status="202") == 2
+    assert value(text, rest, operation="hang_up", status="error") == 2
+    assert value(text, "callbacks_rest_retries_total", operation="play_media") == 1
+    assert value(text, "callbacks_rest_retries_total", operation="hang_up") == 1
+    assert value(text, "callbacks_rest_request_seconds_count", operation="play_media") == 3
 
 
 

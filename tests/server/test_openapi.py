@@ -32,7 +32,9 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 LIMITS = Limits(body_bytes=8192, events=5, depth=8, string_bytes=512)
 
 
-def no_context(event: Event, route: RouteMatch, attempt: int, path: str | None) -> Any:
+def no_context(
+    event: Event, route: RouteMatch, attempt: int, path: str | None, received: Any = None
+) -> Any:
     return None
 
 

@@ -1,4 +1,4 @@
-"""Logs written before replay runs were kept are migrated in place, for SQLite and PostgreSQL."""
+"""Logs written by earlier versions are migrated in place, for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ async def test_a_sqlite_log_from_before_replays_is_upgraded(tmp_path: Path) -> N
     async with open_store(f"sqlite:///{path}") as store:
         await store.append(ga_events("c", 1, 2), "ctx")
     with sqlite3.connect(path) as conn:  # as the first release left it
+        conn.execute("DROP TRIGGER events_pruned_requests")
+        conn.execute("DROP TABLE requests")
         conn.execute("DROP TRIGGER events_pruned_replays")
         conn.execute("DROP TABLE replays")
         conn.execute("DROP INDEX events_finished")
@@ -33,7 +35,7 @@ async def test_a_sqlite_log_from_before_replays_is_upgraded(tmp_path: Path) -> N
         assert await store.record_replays([replay_of("c/1")]) == 1
         assert len(await store.replay_outcomes("c/1")) == 1
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SQLITE_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SQLITE_VERSION == 4
 
 
 @needs_postgres
@@ -43,9 +45,10 @@ async def test_a_postgres_log_from_before_replays_is_upgraded() -> None:
         async with open_store(url) as store:
             await store.append(ga_events("c", 1, 2), "ctx")
         async with admin() as conn:
+            await conn.execute(f"DROP TABLE {schema}.callbacks_requests")
             await conn.execute(f"DROP TABLE {schema}.callbacks_replays")
             await conn.execute(
-                f"DELETE FROM {schema}.callbacks_schema_migrations WHERE version = 2"
+                f"DELETE FROM {schema}.callbacks_schema_migrations WHERE version >= 2"
             )
         async with open_store(url) as store:
             assert [r.id async for r in store.list_events()] == ["c/1", "c/2"]
@@ -56,4 +59,4 @@ async def test_a_postgres_log_from_before_replays_is_upgraded() -> None:
                 f"SELECT version FROM {schema}.callbacks_schema_migrations ORDER BY version"
             )
         assert [v["version"] for v in versions] == list(range(1, POSTGRES_VERSION + 1))
-        assert POSTGRES_VERSION == 2
+        assert POSTGRES_VERSION == 3

@@ -31,7 +31,8 @@ PROPERTIES = {
 PARTICIPANT = {"identifier": {"rawId": "8:acs:bob", "kind": "communicationUser",
                               "communicationUser": {"id": "8:acs:bob"}},
                "isMuted": False, "isOnHold": False}
-RECORDING = {"recordingId": "rec-1", "recordingState": "active", "recordingKind": "azureCommunicationServices"}
+RECORDING = {"recordingId": "rec-1", "recordingState": "active",
+             "recordingKind": "azureCommunicationServices"}
 
 # (method, path pattern) -> (status, body); the first match answers.
 ANSWERS: list[tuple[str, str, int, Any]] = [
@@ -90,6 +91,14 @@ class Captured:
         return json.loads(self.body) if self.body else None
 
 
+def answer_for(method: str, path: str) -> tuple[int, Any]:
+    """The status and body the capture server answers ``method path`` with."""
+    for verb, pattern, status, answer in ANSWERS:
+        if verb == method and re.fullmatch(pattern, path):
+            return status, answer
+    return 404, {"error": {"code": "NotFound", "message": path}}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
@@ -101,11 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, url.path, parse_qs(url.query),
             {k.lower(): v for k, v in self.headers.items()}, body,
         ))
-        for method, pattern, status, answer in ANSWERS:
-            if method == self.command and re.fullmatch(pattern, url.path):
-                break
-        else:
-            status, answer = 404, {"error": {"code": "NotFound", "message": url.path}}
+        status, answer = answer_for(self.command, url.path)
         data = json.dumps(answer).encode() if answer is not None else b""
         self.send_response(status)
         if data:
@@ -116,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = do_PUT = _answer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import cast
 
 from callbacks.context import Context
@@ -13,7 +14,10 @@ from callbacks.routing import Route
 from callbacks.store import EventRecord, EventStatus, EventStore
 
 
-def context(event: Event, route: Route, attempt: int, path_context: str | None) -> Context:
+def context(
+    event: Event, route: Route, attempt: int, path_context: str | None,
+    received_at: datetime | None = None,
+) -> Context:
     """A stand-in ``ctx``: (handler name, attempt, path context), to see what was passed."""
     return cast(Context, (route.name, attempt, path_context))
 

@@ -85,7 +85,8 @@ class Receiver:
             "--auth", auth,
             "--log-level", "info",
         ]
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "CALLBACKS_SECRET": SECRET}
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "CALLBACKS_SECRET": SECRET,
+                    "CALLBACKS_API_VERSION": "2021-overview"}
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
@@ -161,7 +162,7 @@ class Stack:
     ) -> str:
         """Create a call to ``targets`` (Alice by default) posting to the receiver."""
         result = await self.client.create_call(
-            APP, list(targets) or [ALICE], self.receiver.callback_uri,
+            list(targets) or [ALICE], self.receiver.callback_uri, source=APP,
             requested_call_events=events,
         )
         return result.call_leg_id
@@ -283,7 +284,7 @@ async def e2e_stack(
     async with serve_emulator(config or e2e_config()) as running:
         receiver = Receiver(tmp_path, handlers, running, auth=auth)
         client = CallAutomationClient.from_connection_string(
-            running.connection_string, retry=FAST_RETRIES
+            running.connection_string, retry=FAST_RETRIES, api_version="2021-overview"
         )
         async with client, httpx2.AsyncClient(base_url=running.url, trust_env=False) as control:
             await receiver.start()

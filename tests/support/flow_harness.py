@@ -72,7 +72,9 @@ class Service:
         return {
             "CALLBACKS_SECRET": SECRET, "CALLBACKS_API_KEY": API_KEY,
             "CALLBACKS_CONNECTION_STRING": self.emulator.connection_string,
-            "CALLBACKS_CALLBACK_URL": self.callback_url, **self.settings,
+            "CALLBACKS_CALLBACK_URL": self.callback_url,
+            # The built-in flows of these tests run on the 2021 API, as the emulator does.
+            "CALLBACKS_API_VERSION": "2021-overview", **self.settings,
         }
 
     async def start(self) -> None:

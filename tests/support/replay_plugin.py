@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from callbacks import Context, Router
+from callbacks import Context, FileSource, Router
 from callbacks.events import CallConnected, Event, ParticipantsUpdated
 
 router = Router()
@@ -12,9 +12,9 @@ router = Router()
 
 @router.on("PlayCompleted")
 async def play_again(event: Event, ctx: Context) -> None:
-    """One PlayAudio per event, tagged with the event."""
-    await ctx.call.play_audio(
-        "https://example.com/again.wav", operation_context=f"again:{event.identity}"
+    """One play per event, tagged with the event."""
+    await ctx.call.play_media(
+        FileSource("https://example.com/again.wav"), operation_context=f"again:{event.identity}"
     )
 
 
@@ -22,17 +22,17 @@ async def play_again(event: Event, ctx: Context) -> None:
 async def call_back(event: Event, ctx: Context) -> None:
     """Create a call, then hang up the call the answer names (uses the answer)."""
     placed = await ctx.client.create_call(
-        "8:acs:resource_app", ["8:acs:resource_callee"], ctx.callback_url or "https://x.invalid"
+        "8:acs:resource_callee", ctx.callback_url or "https://x.invalid"
     )
-    await ctx.client.get_call_connection(placed.call_leg_id).hangup()
+    await ctx.client.get_call_connection(placed.call_connection_id).hang_up(is_for_everyone=True)
 
 
 @router.on("ParticipantsUpdated")
 async def greet_if_connected(event: ParticipantsUpdated, ctx: Context) -> None:
     """Play a greeting whose context says whether the call's history has a CallConnected."""
     connected = await ctx.previous(CallConnected)
-    await ctx.call.play_audio(
-        "https://example.com/hello.wav",
+    await ctx.call.play_media(
+        FileSource("https://example.com/hello.wav"),
         operation_context="after-connected" if connected else "no-connected",
     )
 

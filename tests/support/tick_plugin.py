@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from callbacks import Context, Router
+from callbacks import Context, FileSource, Router
 from callbacks.events import Event
 
 router = Router()
@@ -21,7 +21,9 @@ router = Router()
 async def tick(event: Event, ctx: Context) -> None:
     """Play a prompt tagged with the tick number, then record the run."""
     n = event.data["n"]
-    await ctx.call.play_audio("https://example.com/tick.wav", operation_context=f"tick-{n}")
+    await ctx.call.play_media(
+        FileSource("https://example.com/tick.wav"), operation_context=f"tick-{n}"
+    )
     line = json.dumps({"call": event.call_id, "n": n, "attempt": ctx.attempt})
     with Path(os.environ["CALLBACKS_TEST_RECORD"]).open("a", encoding="utf-8") as out:  # noqa: ASYNC230
         out.write(line + "\n")

@@ -12,6 +12,7 @@ Tables (prefixed, so the log can share a schema with other applications):
   the database's clock) and the end of its backoff.
 - ``callbacks_replays``: one row per replay run of an event (``callbacks replay``), beside its
   outcomes, deleted with the event.
+- ``callbacks_requests``: one row per REST request of a handler run, deleted with its event.
 - ``callbacks_schema_migrations``: one row per applied migration.
 - ``callbacks_release()``: gives lanes back (a function, for one round trip).
 
@@ -112,6 +113,29 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 outcomes TEXT NOT NULL,
                 requests TEXT NOT NULL,
                 PRIMARY KEY (seq, run_id)
+            )""",
+        ),
+    ),
+    (
+        "REST requests of handler runs",
+        (
+            """CREATE TABLE callbacks_requests (
+                seq BIGINT NOT NULL REFERENCES callbacks_events (seq) ON DELETE CASCADE,
+                handler TEXT NOT NULL,
+                idx INTEGER NOT NULL,
+                attempt INTEGER NOT NULL,
+                operation TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                body_hash TEXT NOT NULL,
+                status INTEGER,
+                duration DOUBLE PRECISION NOT NULL,
+                sent_at TIMESTAMPTZ NOT NULL,
+                repeatability_id TEXT,
+                error_code TEXT,
+                answer BYTEA,
+                replica TEXT,
+                PRIMARY KEY (seq, handler, idx, attempt)
             )""",
         ),
     ),

@@ -29,11 +29,12 @@ from callbacks.store.postgres.connections import Conn, Database
 from callbacks.store.postgres.notify import CHANNEL, WorkListener
 from callbacks.store.postgres.queries import PostgresQueries
 from callbacks.store.postgres.replays import PostgresReplays
+from callbacks.store.postgres.requests import PostgresRequests
 from callbacks.store.postgres.url import parse_postgres_url
 from callbacks.store.postgres.writer import BatchRejected, GroupCommit, Row
 
 
-class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
+class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventStore):
     """The event log in a PostgreSQL database, shared by every replica that uses the URL."""
 
     def __init__(self, url: str) -> None:

@@ -3,7 +3,8 @@
 Tables: ``events`` (the log; ``seq`` is the arrival order, AUTOINCREMENT so a position is never
 reused after pruning), ``outcomes`` (one row per handler run), ``lanes`` (one row per call: does
 it have work, who holds it until when, not before when), ``replays`` (one row per replay run
-of an event, deleted with it). The lane of events outside a call is the empty string.
+of an event, deleted with it), ``requests`` (one row per REST request of a handler run, deleted
+with its event). The lane of events outside a call is the empty string.
 """
 
 from __future__ import annotations
@@ -103,6 +104,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # before, 11 076-11 364 after; with no lane index for finished events 11 291-11 648.
         "DROP INDEX events_by_lane",
         f"CREATE INDEX events_finished ON events(lane, seq) WHERE {FINISHED_SQL}",
+    ),
+    (
+        # The REST requests of handler runs: a re-run answers completed ones from here.
+        """CREATE TABLE requests (
+            seq INTEGER NOT NULL,
+            handler TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            operation TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            body_hash TEXT NOT NULL,
+            status INTEGER,
+            duration REAL NOT NULL,
+            sent_at TEXT NOT NULL,
+            repeatability_id TEXT,
+            error_code TEXT,
+            answer BLOB,
+            replica TEXT,
+            PRIMARY KEY (seq, handler, idx, attempt)
+        ) WITHOUT ROWID""",
+        """CREATE TRIGGER events_pruned_requests AFTER DELETE ON events
+            BEGIN DELETE FROM requests WHERE seq = OLD.seq; END""",
     ),
 )
 """Migration n brings ``PRAGMA user_version`` from n to n + 1."""

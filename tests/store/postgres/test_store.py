@@ -20,6 +20,7 @@ from tests.support.postgres import POSTGRES_URL, admin, fresh_schema, needs_post
 from tests.support.store_contract import StoreContract, ok
 from tests.support.store_contract_queries import StoreQueriesContract
 from tests.support.store_contract_replays import StoreReplaysContract
+from tests.support.store_contract_requests import StoreRequestsContract
 
 pytestmark = needs_postgres
 MakeStore = Callable[[], EventStore]
@@ -37,7 +38,8 @@ def make_store(schema: str) -> MakeStore:
     return lambda: open_store(url)
 
 
-class TestPostgresStore(StoreContract, StoreQueriesContract, StoreReplaysContract):
+class TestPostgresStore(StoreContract, StoreQueriesContract, StoreReplaysContract,
+                      StoreRequestsContract):
     """The whole contract against PostgreSQL."""
 
 

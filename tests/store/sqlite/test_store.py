@@ -30,6 +30,7 @@ from tests.support.log_bodies import ga_element, ga_events
 from tests.support.store_contract import StoreContract
 from tests.support.store_contract_queries import StoreQueriesContract
 from tests.support.store_contract_replays import StoreReplaysContract
+from tests.support.store_contract_requests import StoreRequestsContract
 
 
 @pytest.fixture
@@ -38,7 +39,8 @@ def make_store(tmp_path: Path) -> Callable[[], EventStore]:
     return lambda: open_store(url)
 
 
-class TestSQLiteStore(StoreContract, StoreQueriesContract, StoreReplaysContract):
+class TestSQLiteStore(StoreContract, StoreQueriesContract, StoreReplaysContract,
+                      StoreRequestsContract):
     """The whole contract against a SQLite file."""
 
 
@@ -363,6 +365,8 @@ async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: P
         await store.append(ga_events("c", 1, 2, 3), None)
     _with_statuses(path, {"c/1": "done", "c/2": "dead"})
     with sqlite3.connect(path) as conn:  # as version 2 left it
+        conn.execute("DROP TRIGGER events_pruned_requests")
+        conn.execute("DROP TABLE requests")
         conn.execute("DROP INDEX events_finished")
         conn.execute("CREATE INDEX events_by_lane ON events(lane, seq)")
         conn.execute("PRAGMA user_version = 2")
@@ -376,7 +380,7 @@ async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: P
             " AND name NOT LIKE 'sqlite_autoindex%'"
         )}
         assert indexes == {"events_unfinished", "events_finished"}
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def _open_at_once(path: str, barrier: Any, results: Any) -> None:
