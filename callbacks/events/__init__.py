@@ -17,6 +17,7 @@ from callbacks.events.base import (
     ToneInfo,
 )
 from callbacks.events.ga import *  # noqa: F403 - the GA models are part of this package's API
+from callbacks.events.media import *  # noqa: F403 - likewise the GA media models
 from callbacks.events.parse import (
     EventParseError,
     event_class_for,

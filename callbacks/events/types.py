@@ -3,14 +3,15 @@
 A type that exists in several dialects (``ParticipantsUpdated``, ``PlayAudioResult``,
 ``DtmfReceived``, ``CallRecordingStateChanged``) is one class: its data model accepts every
 dialect's keys (:mod:`callbacks.events.data`), and ``event.dialect`` says which one arrived. The GA
-types live in :mod:`callbacks.events.ga`; the registry below covers both. No I/O here.
+types live in :mod:`callbacks.events.ga` and :mod:`callbacks.events.media`; the registry below
+covers them all. No I/O here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from callbacks.events import ga  # noqa: F401 - defines the GA classes the registry finds
+from callbacks.events import ga, media  # noqa: F401 - define the GA classes the registry finds
 from callbacks.events.base import Event
 from callbacks.events.data import (
     CallConnectionStateData,

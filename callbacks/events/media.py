@@ -1,0 +1,147 @@
+"""Event models of GA Call Automation's media operations: play, recognize, DTMF tones, media
+streaming and transcription (CloudEvents, camelCase data). No I/O.
+"""
+
+from __future__ import annotations
+
+from callbacks.events.base import CallData, Event
+from callbacks.events.data import (
+    ContinuousToneData,
+    FailedPlayData,
+    MediaStreamingData,
+    RecognizeData,
+    TranscriptionData,
+)
+
+
+class PlayStarted(Event):
+    """Playing started (GA)."""
+
+    TYPE = "PlayStarted"
+    data: CallData
+
+
+class PlayCompleted(Event):
+    """Playing completed (GA)."""
+
+    TYPE = "PlayCompleted"
+    data: CallData
+
+
+class PlayCanceled(Event):
+    """Playing was cancelled (GA)."""
+
+    TYPE = "PlayCanceled"
+    data: CallData
+
+
+class PlayFailed(Event):
+    """Playing failed (GA)."""
+
+    TYPE = "PlayFailed"
+    data: FailedPlayData
+
+
+class RecognizeCompleted(Event):
+    """Tones, a choice or speech were recognized (GA)."""
+
+    TYPE = "RecognizeCompleted"
+    data: RecognizeData
+
+
+class RecognizeFailed(Event):
+    """Recognition failed (GA)."""
+
+    TYPE = "RecognizeFailed"
+    data: FailedPlayData
+
+
+class RecognizeCanceled(Event):
+    """Recognition was cancelled (GA)."""
+
+    TYPE = "RecognizeCanceled"
+    data: CallData
+
+
+class ContinuousDtmfRecognitionToneReceived(Event):
+    """A tone arrived during continuous DTMF recognition (GA)."""
+
+    TYPE = "ContinuousDtmfRecognitionToneReceived"
+    data: ContinuousToneData
+
+
+class ContinuousDtmfRecognitionToneFailed(Event):
+    """Continuous DTMF recognition failed (GA)."""
+
+    TYPE = "ContinuousDtmfRecognitionToneFailed"
+    data: CallData
+
+
+class ContinuousDtmfRecognitionStopped(Event):
+    """Continuous DTMF recognition stopped (GA)."""
+
+    TYPE = "ContinuousDtmfRecognitionStopped"
+    data: CallData
+
+
+class SendDtmfTonesCompleted(Event):
+    """Sending DTMF tones completed (GA)."""
+
+    TYPE = "SendDtmfTonesCompleted"
+    data: CallData
+
+
+class SendDtmfTonesFailed(Event):
+    """Sending DTMF tones failed (GA)."""
+
+    TYPE = "SendDtmfTonesFailed"
+    data: CallData
+
+
+class MediaStreamingStarted(Event):
+    """Media streaming started (GA)."""
+
+    TYPE = "MediaStreamingStarted"
+    data: MediaStreamingData
+
+
+class MediaStreamingStopped(Event):
+    """Media streaming stopped (GA)."""
+
+    TYPE = "MediaStreamingStopped"
+    data: MediaStreamingData
+
+
+class MediaStreamingFailed(Event):
+    """Media streaming failed (GA)."""
+
+    TYPE = "MediaStreamingFailed"
+    data: MediaStreamingData
+
+
+class TranscriptionStarted(Event):
+    """Transcription started (GA)."""
+
+    TYPE = "TranscriptionStarted"
+    data: TranscriptionData
+
+
+class TranscriptionStopped(Event):
+    """Transcription stopped (GA)."""
+
+    TYPE = "TranscriptionStopped"
+    data: TranscriptionData
+
+
+class TranscriptionUpdated(Event):
+    """Transcription status changed (GA)."""
+
+    TYPE = "TranscriptionUpdated"
+    data: TranscriptionData
+
+
+class TranscriptionFailed(Event):
+    """Transcription failed (GA)."""
+
+    TYPE = "TranscriptionFailed"
+    data: TranscriptionData
