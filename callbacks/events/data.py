@@ -84,6 +84,14 @@ class RecordingData(CallData):
     recording_kind: str | None = None
 
 
+class StartRecordingFailedData(CallData):
+    """``StartRecordingFailed`` data (GA); keyed by server call, it may lack callConnectionId."""
+
+    REQUIRES_CALL: ClassVar[bool] = False
+
+    recording_id: str | None = None
+
+
 class TransferAcceptedData(CallData):
     """``CallTransferAccepted`` data (GA)."""
 
@@ -95,6 +103,12 @@ class ParticipantData(CallData):
     """Add/remove participant outcome (GA)."""
 
     participant: Identifier | None = None
+
+
+class MoveParticipantData(ParticipantData):
+    """Move-participant outcome (GA): who moved, and the call connection they came from."""
+
+    from_call: str | None = None
 
 
 class InvitationData(CallData):
@@ -166,6 +180,12 @@ class TranscriptionData(CallData):
     """``Transcription*`` data (GA)."""
 
     transcription_update: dict[str, Any] | None = None
+
+
+class CallSummaryData(TranscriptionData):
+    """``TranscriptionCallSummaryUpdated`` data (GA); may come without a call connection id."""
+
+    REQUIRES_CALL: ClassVar[bool] = False
 
 
 class IncomingCallData(CallData):

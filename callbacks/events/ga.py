@@ -8,8 +8,10 @@ from __future__ import annotations
 from callbacks.events.base import CallData, Event
 from callbacks.events.data import (
     InvitationData,
+    MoveParticipantData,
     ParticipantData,
     RecordingData,
+    StartRecordingFailedData,
     TransferAcceptedData,
 )
 
@@ -98,6 +100,20 @@ class RemoveParticipantFailed(Event):
     data: ParticipantData
 
 
+class MoveParticipantSucceeded(Event):
+    """A participant was moved into this call from another (GA); ``data.from_call`` names it."""
+
+    TYPE = "MoveParticipantSucceeded"
+    data: MoveParticipantData
+
+
+class MoveParticipantFailed(Event):
+    """Moving a participant into this call failed (GA)."""
+
+    TYPE = "MoveParticipantFailed"
+    data: MoveParticipantData
+
+
 class CancelAddParticipantSucceeded(Event):
     """A pending invitation was cancelled (GA)."""
 
@@ -117,3 +133,10 @@ class RecordingStateChanged(Event):
 
     TYPE = "RecordingStateChanged"
     data: RecordingData
+
+
+class StartRecordingFailed(Event):
+    """A recording could not be started (GA)."""
+
+    TYPE = "StartRecordingFailed"
+    data: StartRecordingFailedData

@@ -1,11 +1,12 @@
-"""Event models of GA Call Automation's media operations: play, recognize, DTMF tones, media
-streaming and transcription (CloudEvents, camelCase data). No I/O.
+"""Event models of GA Call Automation's media operations: play, recognize, DTMF tones, hold audio,
+media streaming and transcription (CloudEvents, camelCase data). No I/O.
 """
 
 from __future__ import annotations
 
 from callbacks.events.base import CallData, Event
 from callbacks.events.data import (
+    CallSummaryData,
     ContinuousToneData,
     FailedPlayData,
     MediaStreamingData,
@@ -40,6 +41,20 @@ class PlayFailed(Event):
 
     TYPE = "PlayFailed"
     data: FailedPlayData
+
+
+class PlayPaused(Event):
+    """Playing was paused (GA)."""
+
+    TYPE = "PlayPaused"
+    data: CallData
+
+
+class PlayResumed(Event):
+    """Paused playing resumed (GA)."""
+
+    TYPE = "PlayResumed"
+    data: CallData
 
 
 class RecognizeCompleted(Event):
@@ -98,6 +113,34 @@ class SendDtmfTonesFailed(Event):
     data: CallData
 
 
+class HoldAudioStarted(Event):
+    """The audio played to a participant on hold (``hold(play_source=...)``) started (GA)."""
+
+    TYPE = "HoldAudioStarted"
+    data: CallData
+
+
+class HoldAudioPaused(Event):
+    """The audio played to a participant on hold was paused (GA)."""
+
+    TYPE = "HoldAudioPaused"
+    data: CallData
+
+
+class HoldAudioResumed(Event):
+    """The audio played to a participant on hold resumed (GA)."""
+
+    TYPE = "HoldAudioResumed"
+    data: CallData
+
+
+class HoldAudioCompleted(Event):
+    """The audio played to a participant on hold ended (GA)."""
+
+    TYPE = "HoldAudioCompleted"
+    data: CallData
+
+
 class MediaStreamingStarted(Event):
     """Media streaming started (GA)."""
 
@@ -145,3 +188,10 @@ class TranscriptionFailed(Event):
 
     TYPE = "TranscriptionFailed"
     data: TranscriptionData
+
+
+class TranscriptionCallSummaryUpdated(Event):
+    """A summary of the transcribed call is ready or changed (GA)."""
+
+    TYPE = "TranscriptionCallSummaryUpdated"
+    data: CallSummaryData

@@ -202,7 +202,7 @@ def test_unknown_type_is_kept_with_its_raw_json() -> None:
     body = json.dumps(
         {
             "id": "evt-9",
-            "type": "Microsoft.Communication.HoldAudioStarted",
+            "type": "Microsoft.Communication.CallTeleported",
             "specversion": "1.0",
             "source": "calling/callConnections/c-9",
             "data": {"callConnectionId": "c-9", "operationContext": "hold", "new": [1, 2]},
@@ -210,12 +210,12 @@ def test_unknown_type_is_kept_with_its_raw_json() -> None:
     ).encode()
     [event] = parse_events(body)
     assert isinstance(event, UnknownEvent)
-    assert event.type == "HoldAudioStarted"
+    assert event.type == "CallTeleported"
     assert event.call_id == "c-9"
     assert event.operation_context == "hold"
     assert event.data == {"callConnectionId": "c-9", "operationContext": "hold", "new": [1, 2]}
     assert event.raw == body
-    assert event_class_for("HoldAudioStarted") is None
+    assert event_class_for("CallTeleported") is None
     assert event_class_for("PlayAudioResult") is PlayAudioResult
 
 
