@@ -199,6 +199,37 @@ class IncomingCallData(CallData):
     incoming_call_context: str
 
 
+class RecordingChunk(WireModel):
+    """One stored chunk of a recording: where to download its content and metadata."""
+
+    document_id: str | None = None
+    index: int | None = None
+    end_reason: str | None = None
+    content_location: str | None = None
+    metadata_location: str | None = None
+    delete_location: str | None = None
+
+
+class RecordingStorageInfo(WireModel):
+    """Where a finished recording is stored, chunk by chunk."""
+
+    recording_chunks: list[RecordingChunk] = Field(default_factory=list)
+
+
+class RecordingFileData(WireModel):
+    """``RecordingFileStatusUpdated`` data (Event Grid): a recording's files are ready."""
+
+    recording_storage_info: RecordingStorageInfo
+    recording_start_time: datetime | None = None
+    recording_duration_ms: int | None = None
+    recording_content_type: str | None = None
+    recording_channel_type: str | None = None
+    recording_format_type: str | None = None
+    session_end_reason: str | None = None
+    recording_id: str | None = None
+    storage_type: str | None = None
+
+
 class SubscriptionValidationData(WireModel):
     """Event Grid's subscription handshake."""
 

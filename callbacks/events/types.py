@@ -21,6 +21,7 @@ from callbacks.events.data import (
     OperationResultData,
     ParticipantsData,
     RecordingData,
+    RecordingFileData,
     SubscriptionValidationData,
     ToneData,
 )
@@ -102,6 +103,13 @@ class IncomingCall(Event):
 
     TYPE = "IncomingCall"
     data: IncomingCallData
+
+
+class RecordingFileStatusUpdated(Event):
+    """A recording's files are stored and can be downloaded, delivered by Event Grid."""
+
+    TYPE = "RecordingFileStatusUpdated"
+    data: RecordingFileData
 
 
 class SubscriptionValidationEvent(Event):
