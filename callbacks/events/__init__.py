@@ -24,6 +24,7 @@ from callbacks.events.parse import (
     parse_event_element,
     parse_events,
 )
+from callbacks.events.recognition import RecognitionType
 from callbacks.events.types import *  # noqa: F403 - likewise the 2021 and Event Grid models
 from callbacks.events.types import BY_SHORT_NAME, UnknownEvent
 from callbacks.identifiers import Identifier, IdentifierKind
@@ -37,6 +38,7 @@ __all__ = [
     "IdentifierKind",
     "OperationStatus",
     "Participant",
+    "RecognitionType",
     "RecordingState",
     "ResultInfo",
     "Tone",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 from callbacks.events.base import (
     CallData,
@@ -71,6 +71,11 @@ class ParticipantsData(CallData):
         """sequenceNumber (GA)."""
         return self.sequence_number
 
+    @property
+    def identifiers(self) -> list[Identifier]:
+        """Each participant's identifier, in list order, whichever dialect listed them."""
+        return [participant.identifier for participant in self.participants]
+
 
 class RecordingData(CallData):
     """Recording state (2021 / callingserver / GA)."""
@@ -121,41 +126,6 @@ class FailedPlayData(CallData):
     """``PlayFailed`` / ``RecognizeFailed`` data (GA)."""
 
     failed_play_source_index: int | None = None
-
-
-class DtmfResult(WireModel):
-    """Tones collected by a recognize operation."""
-
-    tones: list[ToneValue] = Field(default_factory=list)
-
-
-class ChoiceResult(WireModel):
-    """Choice recognized by a recognize operation."""
-
-    label: str | None = None
-    recognized_phrase: str | None = None
-    confidence: float | None = None
-
-
-class SpeechResult(WireModel):
-    """Speech recognized by a recognize operation."""
-
-    speech: str | None = None
-    confidence: float | None = None
-
-
-class RecognizeData(CallData):
-    """``RecognizeCompleted`` data (GA); ``collectTonesResult`` is the older name."""
-
-    recognition_type: str | None = None
-    dtmf_result: DtmfResult | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "dtmf_result", "dtmfResult", "DtmfResult", "collectTonesResult", "CollectTonesResult"
-        ),
-    )
-    choice_result: ChoiceResult | None = None
-    speech_result: SpeechResult | None = None
 
 
 class ContinuousToneData(CallData):

@@ -10,9 +10,9 @@ from callbacks.events.data import (
     ContinuousToneData,
     FailedPlayData,
     MediaStreamingData,
-    RecognizeData,
     TranscriptionData,
 )
+from callbacks.events.recognition import RecognitionTypeValue, RecognizeData
 
 
 class PlayStarted(Event):
@@ -58,10 +58,40 @@ class PlayResumed(Event):
 
 
 class RecognizeCompleted(Event):
-    """Tones, a choice or speech were recognized (GA)."""
+    """Input was recognized (GA): ``digits``/``tones``, ``choice_label`` or ``speech_text``."""
 
     TYPE = "RecognizeCompleted"
     data: RecognizeData
+
+    @property
+    def recognition_type(self) -> RecognitionTypeValue | None:
+        """``dtmf``, ``speech`` or ``choices``: which result the event carries."""
+        return self.data.recognition_type
+
+    @property
+    def tones(self) -> list[str]:
+        """The tones collected, as GA names them (``["one", "pound"]``); empty without DTMF."""
+        return self.data.tones
+
+    @property
+    def digits(self) -> str | None:
+        """The tones as keypad keys, ``"1#"`` (``?`` for an unknown tone); None without DTMF."""
+        return self.data.digits
+
+    @property
+    def choice_label(self) -> str | None:
+        """The label of the choice recognized; None unless choices were recognized."""
+        return self.data.choice_label
+
+    @property
+    def recognized_phrase(self) -> str | None:
+        """The phrase that matched the choice; None unless a choice was recognized by speech."""
+        return self.data.recognized_phrase
+
+    @property
+    def speech_text(self) -> str | None:
+        """The speech recognized, as text; None unless speech was recognized."""
+        return self.data.speech_text
 
 
 class RecognizeFailed(Event):

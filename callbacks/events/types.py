@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from callbacks.events import ga, media  # noqa: F401 - define the GA classes the registry finds
-from callbacks.events.base import Event
+from callbacks.events.base import Event, Participant, ResultInfo
 from callbacks.events.data import (
     CallConnectionStateData,
     CallLegStateData,
@@ -25,6 +27,7 @@ from callbacks.events.data import (
     SubscriptionValidationData,
     ToneData,
 )
+from callbacks.identifiers import Identifier
 
 # --- 2021 preview (Event Grid shape, PascalCase) and shared types ------------------------------
 
@@ -62,6 +65,16 @@ class ParticipantsUpdated(Event):
 
     TYPE = "ParticipantsUpdated"
     data: ParticipantsData
+
+    @property
+    def participants(self) -> list[Participant]:
+        """Everyone now in the call (the full list, not a change): identifier, muted, on hold."""
+        return self.data.participants
+
+    @property
+    def identifiers(self) -> list[Identifier]:
+        """Each participant's identifier, in list order, whichever dialect listed them."""
+        return self.data.identifiers
 
 
 class CallRecordingStateChanged(Event):
@@ -142,6 +155,19 @@ class UnknownEvent(Event):
     def operation_context(self) -> str | None:
         """operationContext when the unknown event's data carries one."""
         return self._data_field("operationContext", "OperationContext")
+
+    @property
+    def result_info(self) -> ResultInfo | None:
+        """resultInformation (or resultInfo) when the unknown event's data carries a valid one."""
+        if isinstance(self.data, dict):
+            for key in ("resultInformation", "resultInfo", "ResultInfo", "ResultInformation"):
+                value = self.data.get(key)
+                if isinstance(value, dict):
+                    try:
+                        return ResultInfo.model_validate(value)
+                    except ValidationError:
+                        return None
+        return None
 
 
 def _known() -> dict[str, type[Event]]:

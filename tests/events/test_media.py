@@ -33,7 +33,7 @@ CC = "421f0b00-8e5a-4a69-9a0b-2b5a3c1e5e10"
         (HoldAudioResumed, "hold-caller"),
         (HoldAudioCompleted, "hold-caller"),
     ],
-    ids=lambda value: value.TYPE if isinstance(value, type) else value,
+    ids=lambda value: getattr(value, "TYPE", value),
 )
 def test_play_and_hold_audio_events_parse_to_their_class(cls: type[Event], context: str) -> None:
     [event] = parse_events(sample_bytes("ga", cls.TYPE))
