@@ -63,3 +63,15 @@ def test_start_recording_failed_without_a_call_connection_still_parses() -> None
     assert isinstance(event, StartRecordingFailed)
     assert event.call_id is None
     assert event.data.server_call_id == "aHR0cHM6Ly9hcGk"
+
+
+def test_extra_data_keys_and_the_older_result_name_are_tolerated() -> None:
+    """Some deliveries carry ``type``/``eventSource`` inside data, or say ``resultInfo``."""
+    [element] = sample_json("ga", "MoveParticipantFailed")
+    data = element["data"]
+    data["resultInfo"] = data.pop("resultInformation")
+    data.update(type="MoveParticipantFailed", eventSource=element["source"], newField=[1])
+    [event] = parse_events(json.dumps(element).encode())
+    assert isinstance(event, MoveParticipantFailed)
+    assert (event.result_code, event.result_subcode) == (400, 8500)
+    assert event.data.from_call == FROM_CALL
