@@ -17,12 +17,14 @@ from callbacks.events.base import (
     ToneInfo,
 )
 from callbacks.events.ga import *  # noqa: F403 - the GA models are part of this package's API
+from callbacks.events.media import *  # noqa: F403 - likewise the GA media models
 from callbacks.events.parse import (
     EventParseError,
     event_class_for,
     parse_event_element,
     parse_events,
 )
+from callbacks.events.recognition import RecognitionType
 from callbacks.events.types import *  # noqa: F403 - likewise the 2021 and Event Grid models
 from callbacks.events.types import BY_SHORT_NAME, UnknownEvent
 from callbacks.identifiers import Identifier, IdentifierKind
@@ -36,6 +38,7 @@ __all__ = [
     "IdentifierKind",
     "OperationStatus",
     "Participant",
+    "RecognitionType",
     "RecordingState",
     "ResultInfo",
     "Tone",

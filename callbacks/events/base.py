@@ -107,6 +107,14 @@ class Tone(_CaseInsensitiveEnum):
             return self.value[4:]
         return {"star": "*", "pound": "#", "flash": "!"}.get(self.value, self.value.upper())
 
+    @property
+    def ga_name(self) -> str:
+        """The tone as GA Call Automation spells it: ``"one"``, ``"asterisk"``, ``"pound"``."""
+        return _GA_NAME_OF.get(self.value, self.value)
+
+
+_GA_NAME_OF = {member: name for name, member in _GA_TONE_NAMES.items()}
+
 
 class OperationStatus(_CaseInsensitiveEnum):
     """Status of a media or participant operation."""
@@ -258,3 +266,21 @@ class Event(BaseModel):
     def sequence(self) -> int | None:
         """ToneInfo.SequenceId or sequenceNumber, where the event carries one."""
         return getattr(self.data, "sequence", None)
+
+    @property
+    def result_info(self) -> ResultInfo | None:
+        """The outcome the event reports (``resultInformation``, or ``resultInfo`` before GA)."""
+        info = getattr(self.data, "result_info", None)
+        return info if isinstance(info, ResultInfo) else None
+
+    @property
+    def result_code(self) -> int | None:
+        """``resultInformation.code`` (an HTTP-like status), where the event carries one."""
+        info = self.result_info
+        return info.code if info is not None else None
+
+    @property
+    def result_subcode(self) -> int | None:
+        """``resultInformation.subCode`` (8510: no input in time), where the event carries one."""
+        info = self.result_info
+        return info.subcode if info is not None else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 from callbacks.events.base import (
     CallData,
@@ -71,6 +71,11 @@ class ParticipantsData(CallData):
         """sequenceNumber (GA)."""
         return self.sequence_number
 
+    @property
+    def identifiers(self) -> list[Identifier]:
+        """Each participant's identifier, in list order, whichever dialect listed them."""
+        return [participant.identifier for participant in self.participants]
+
 
 class RecordingData(CallData):
     """Recording state (2021 / callingserver / GA)."""
@@ -82,6 +87,14 @@ class RecordingData(CallData):
     start_date_time: datetime | None = None
     conversation_id: str | None = None
     recording_kind: str | None = None
+
+
+class StartRecordingFailedData(CallData):
+    """``StartRecordingFailed`` data (GA); keyed by server call, it may lack callConnectionId."""
+
+    REQUIRES_CALL: ClassVar[bool] = False
+
+    recording_id: str | None = None
 
 
 class TransferAcceptedData(CallData):
@@ -97,6 +110,12 @@ class ParticipantData(CallData):
     participant: Identifier | None = None
 
 
+class MoveParticipantData(ParticipantData):
+    """Move-participant outcome (GA): who moved, and the call connection they came from."""
+
+    from_call: str | None = None
+
+
 class InvitationData(CallData):
     """Cancel-add-participant outcome (GA)."""
 
@@ -107,41 +126,6 @@ class FailedPlayData(CallData):
     """``PlayFailed`` / ``RecognizeFailed`` data (GA)."""
 
     failed_play_source_index: int | None = None
-
-
-class DtmfResult(WireModel):
-    """Tones collected by a recognize operation."""
-
-    tones: list[ToneValue] = Field(default_factory=list)
-
-
-class ChoiceResult(WireModel):
-    """Choice recognized by a recognize operation."""
-
-    label: str | None = None
-    recognized_phrase: str | None = None
-    confidence: float | None = None
-
-
-class SpeechResult(WireModel):
-    """Speech recognized by a recognize operation."""
-
-    speech: str | None = None
-    confidence: float | None = None
-
-
-class RecognizeData(CallData):
-    """``RecognizeCompleted`` data (GA); ``collectTonesResult`` is the older name."""
-
-    recognition_type: str | None = None
-    dtmf_result: DtmfResult | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "dtmf_result", "dtmfResult", "DtmfResult", "collectTonesResult", "CollectTonesResult"
-        ),
-    )
-    choice_result: ChoiceResult | None = None
-    speech_result: SpeechResult | None = None
 
 
 class ContinuousToneData(CallData):
@@ -168,6 +152,12 @@ class TranscriptionData(CallData):
     transcription_update: dict[str, Any] | None = None
 
 
+class CallSummaryData(TranscriptionData):
+    """``TranscriptionCallSummaryUpdated`` data (GA); may come without a call connection id."""
+
+    REQUIRES_CALL: ClassVar[bool] = False
+
+
 class IncomingCallData(CallData):
     """``IncomingCall`` data (Event Grid); not part of any call connection yet."""
 
@@ -177,6 +167,37 @@ class IncomingCallData(CallData):
     from_: Identifier = Field(validation_alias="from")
     caller_display_name: str | None = None
     incoming_call_context: str
+
+
+class RecordingChunk(WireModel):
+    """One stored chunk of a recording: where to download its content and metadata."""
+
+    document_id: str | None = None
+    index: int | None = None
+    end_reason: str | None = None
+    content_location: str | None = None
+    metadata_location: str | None = None
+    delete_location: str | None = None
+
+
+class RecordingStorageInfo(WireModel):
+    """Where a finished recording is stored, chunk by chunk."""
+
+    recording_chunks: list[RecordingChunk] = Field(default_factory=list)
+
+
+class RecordingFileData(WireModel):
+    """``RecordingFileStatusUpdated`` data (Event Grid): a recording's files are ready."""
+
+    recording_storage_info: RecordingStorageInfo
+    recording_start_time: datetime | None = None
+    recording_duration_ms: int | None = None
+    recording_content_type: str | None = None
+    recording_channel_type: str | None = None
+    recording_format_type: str | None = None
+    session_end_reason: str | None = None
+    recording_id: str | None = None
+    storage_type: str | None = None
 
 
 class SubscriptionValidationData(WireModel):

@@ -1,17 +1,17 @@
-"""Event models of GA Call Automation (2023 on): CloudEvents with camelCase data. No I/O."""
+"""Event models of GA Call Automation (2023 on) for calls, participants and recordings: CloudEvents
+with camelCase data. The media events (play, recognize, tones, streaming, transcription) are in
+:mod:`callbacks.events.media`. No I/O.
+"""
 
 from __future__ import annotations
 
 from callbacks.events.base import CallData, Event
 from callbacks.events.data import (
-    ContinuousToneData,
-    FailedPlayData,
     InvitationData,
-    MediaStreamingData,
+    MoveParticipantData,
     ParticipantData,
-    RecognizeData,
     RecordingData,
-    TranscriptionData,
+    StartRecordingFailedData,
     TransferAcceptedData,
 )
 
@@ -100,6 +100,20 @@ class RemoveParticipantFailed(Event):
     data: ParticipantData
 
 
+class MoveParticipantSucceeded(Event):
+    """A participant was moved into this call from another (GA); ``data.from_call`` names it."""
+
+    TYPE = "MoveParticipantSucceeded"
+    data: MoveParticipantData
+
+
+class MoveParticipantFailed(Event):
+    """Moving a participant into this call failed (GA)."""
+
+    TYPE = "MoveParticipantFailed"
+    data: MoveParticipantData
+
+
 class CancelAddParticipantSucceeded(Event):
     """A pending invitation was cancelled (GA)."""
 
@@ -114,90 +128,6 @@ class CancelAddParticipantFailed(Event):
     data: InvitationData
 
 
-class PlayStarted(Event):
-    """Playing started (GA)."""
-
-    TYPE = "PlayStarted"
-    data: CallData
-
-
-class PlayCompleted(Event):
-    """Playing completed (GA)."""
-
-    TYPE = "PlayCompleted"
-    data: CallData
-
-
-class PlayCanceled(Event):
-    """Playing was cancelled (GA)."""
-
-    TYPE = "PlayCanceled"
-    data: CallData
-
-
-class PlayFailed(Event):
-    """Playing failed (GA)."""
-
-    TYPE = "PlayFailed"
-    data: FailedPlayData
-
-
-class RecognizeCompleted(Event):
-    """Tones, a choice or speech were recognized (GA)."""
-
-    TYPE = "RecognizeCompleted"
-    data: RecognizeData
-
-
-class RecognizeFailed(Event):
-    """Recognition failed (GA)."""
-
-    TYPE = "RecognizeFailed"
-    data: FailedPlayData
-
-
-class RecognizeCanceled(Event):
-    """Recognition was cancelled (GA)."""
-
-    TYPE = "RecognizeCanceled"
-    data: CallData
-
-
-class ContinuousDtmfRecognitionToneReceived(Event):
-    """A tone arrived during continuous DTMF recognition (GA)."""
-
-    TYPE = "ContinuousDtmfRecognitionToneReceived"
-    data: ContinuousToneData
-
-
-class ContinuousDtmfRecognitionToneFailed(Event):
-    """Continuous DTMF recognition failed (GA)."""
-
-    TYPE = "ContinuousDtmfRecognitionToneFailed"
-    data: CallData
-
-
-class ContinuousDtmfRecognitionStopped(Event):
-    """Continuous DTMF recognition stopped (GA)."""
-
-    TYPE = "ContinuousDtmfRecognitionStopped"
-    data: CallData
-
-
-class SendDtmfTonesCompleted(Event):
-    """Sending DTMF tones completed (GA)."""
-
-    TYPE = "SendDtmfTonesCompleted"
-    data: CallData
-
-
-class SendDtmfTonesFailed(Event):
-    """Sending DTMF tones failed (GA)."""
-
-    TYPE = "SendDtmfTonesFailed"
-    data: CallData
-
-
 class RecordingStateChanged(Event):
     """A recording started or stopped (GA)."""
 
@@ -205,50 +135,8 @@ class RecordingStateChanged(Event):
     data: RecordingData
 
 
-class MediaStreamingStarted(Event):
-    """Media streaming started (GA)."""
+class StartRecordingFailed(Event):
+    """A recording could not be started (GA)."""
 
-    TYPE = "MediaStreamingStarted"
-    data: MediaStreamingData
-
-
-class MediaStreamingStopped(Event):
-    """Media streaming stopped (GA)."""
-
-    TYPE = "MediaStreamingStopped"
-    data: MediaStreamingData
-
-
-class MediaStreamingFailed(Event):
-    """Media streaming failed (GA)."""
-
-    TYPE = "MediaStreamingFailed"
-    data: MediaStreamingData
-
-
-class TranscriptionStarted(Event):
-    """Transcription started (GA)."""
-
-    TYPE = "TranscriptionStarted"
-    data: TranscriptionData
-
-
-class TranscriptionStopped(Event):
-    """Transcription stopped (GA)."""
-
-    TYPE = "TranscriptionStopped"
-    data: TranscriptionData
-
-
-class TranscriptionUpdated(Event):
-    """Transcription status changed (GA)."""
-
-    TYPE = "TranscriptionUpdated"
-    data: TranscriptionData
-
-
-class TranscriptionFailed(Event):
-    """Transcription failed (GA)."""
-
-    TYPE = "TranscriptionFailed"
-    data: TranscriptionData
+    TYPE = "StartRecordingFailed"
+    data: StartRecordingFailedData

@@ -3,8 +3,9 @@
 A body is one event or a JSON array of events, and every element is processed. Each element's
 dialect is detected on its own (a batch may mix them):
 
-- Event Grid shape (``eventType``, ``eventTime``): the seed's 2021 preview, or Event Grid's own
-  ``IncomingCall`` / ``SubscriptionValidationEvent``;
+- Event Grid shape (``eventType``, ``eventTime``): the seed's 2021 preview for its six types, and
+  Event Grid for every other type (``IncomingCall``, ``RecordingFileStatusUpdated``,
+  ``SubscriptionValidationEvent``, or a system event this version does not model);
 - CloudEvents 1.0 (``type``, ``specversion``): callingserver or GA Call Automation.
 
 An unknown type becomes an :class:`UnknownEvent` keeping its raw JSON, never an error. A malformed
@@ -26,7 +27,18 @@ from pydantic_core import PydanticSerializationError, from_json, to_json
 from callbacks.events.base import Dialect, Event
 from callbacks.events.types import BY_SHORT_NAME, KNOWN_TYPES, UnknownEvent
 
-_EVENT_GRID_ONLY = frozenset({"IncomingCall", "SubscriptionValidationEvent"})
+# The 2021 preview sent these types and no others; any other type in the Event Grid shape comes
+# from an Event Grid subscription, whether this version models it or not.
+_PREVIEW_2021_TYPES = frozenset(
+    {
+        "CallLegStateChanged",
+        "DtmfReceived",
+        "PlayAudioResult",
+        "InviteParticipantResult",
+        "ParticipantsUpdated",
+        "CallRecordingStateChanged",
+    }
+)
 _CALLINGSERVER_ONLY = frozenset(
     {
         "CallConnectionStateChanged",
@@ -125,7 +137,8 @@ def _classify(element: dict[str, Any], index: int) -> tuple[str, Dialect]:
         )
     short = full_type.rsplit(".", 1)[-1]
     if not cloud:
-        return full_type, Dialect.EVENT_GRID if short in _EVENT_GRID_ONLY else Dialect.PREVIEW_2021
+        dialect = Dialect.PREVIEW_2021 if short in _PREVIEW_2021_TYPES else Dialect.EVENT_GRID
+        return full_type, dialect
     if short in _CALLINGSERVER_ONLY:
         return full_type, Dialect.CALLINGSERVER
     if short == "ParticipantsUpdated":

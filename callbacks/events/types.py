@@ -3,15 +3,18 @@
 A type that exists in several dialects (``ParticipantsUpdated``, ``PlayAudioResult``,
 ``DtmfReceived``, ``CallRecordingStateChanged``) is one class: its data model accepts every
 dialect's keys (:mod:`callbacks.events.data`), and ``event.dialect`` says which one arrived. The GA
-types live in :mod:`callbacks.events.ga`; the registry below covers both. No I/O here.
+types live in :mod:`callbacks.events.ga` and :mod:`callbacks.events.media`; the registry below
+covers them all. No I/O here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from callbacks.events import ga  # noqa: F401 - defines the GA classes the registry finds
-from callbacks.events.base import Event
+from pydantic import ValidationError
+
+from callbacks.events import ga, media  # noqa: F401 - define the GA classes the registry finds
+from callbacks.events.base import Event, Participant, ResultInfo
 from callbacks.events.data import (
     CallConnectionStateData,
     CallLegStateData,
@@ -20,9 +23,11 @@ from callbacks.events.data import (
     OperationResultData,
     ParticipantsData,
     RecordingData,
+    RecordingFileData,
     SubscriptionValidationData,
     ToneData,
 )
+from callbacks.identifiers import Identifier
 
 # --- 2021 preview (Event Grid shape, PascalCase) and shared types ------------------------------
 
@@ -60,6 +65,16 @@ class ParticipantsUpdated(Event):
 
     TYPE = "ParticipantsUpdated"
     data: ParticipantsData
+
+    @property
+    def participants(self) -> list[Participant]:
+        """Everyone now in the call (the full list, not a change): identifier, muted, on hold."""
+        return self.data.participants
+
+    @property
+    def identifiers(self) -> list[Identifier]:
+        """Each participant's identifier, in list order, whichever dialect listed them."""
+        return self.data.identifiers
 
 
 class CallRecordingStateChanged(Event):
@@ -103,6 +118,13 @@ class IncomingCall(Event):
     data: IncomingCallData
 
 
+class RecordingFileStatusUpdated(Event):
+    """A recording's files are stored and can be downloaded, delivered by Event Grid."""
+
+    TYPE = "RecordingFileStatusUpdated"
+    data: RecordingFileData
+
+
 class SubscriptionValidationEvent(Event):
     """Event Grid's handshake; the endpoint answers it, handlers never see it."""
 
@@ -133,6 +155,19 @@ class UnknownEvent(Event):
     def operation_context(self) -> str | None:
         """operationContext when the unknown event's data carries one."""
         return self._data_field("operationContext", "OperationContext")
+
+    @property
+    def result_info(self) -> ResultInfo | None:
+        """resultInformation (or resultInfo) when the unknown event's data carries a valid one."""
+        if isinstance(self.data, dict):
+            for key in ("resultInformation", "resultInfo", "ResultInfo", "ResultInformation"):
+                value = self.data.get(key)
+                if isinstance(value, dict):
+                    try:
+                        return ResultInfo.model_validate(value)
+                    except ValidationError:
+                        return None
+        return None
 
 
 def _known() -> dict[str, type[Event]]:

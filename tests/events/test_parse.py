@@ -58,7 +58,7 @@ def test_every_modelled_type_has_a_sample() -> None:
 @pytest.mark.parametrize("path", ALL_SAMPLES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_call_id_is_the_leg_or_connection_id(path: Path) -> None:
     [event] = parse_events(path.read_bytes())
-    if path.stem in ("IncomingCall", "SubscriptionValidationEvent"):
+    if path.stem in ("IncomingCall", "SubscriptionValidationEvent", "RecordingFileStatusUpdated"):
         assert event.call_id is None
     elif path.stem == "CallRecordingStateChanged" and path.parent.name == "preview2021":
         assert event.call_id is None  # 2021 recording events name a conversation, not a leg
@@ -115,6 +115,26 @@ def test_incoming_call_has_no_call_id_and_normalised_parties() -> None:
     assert event.dialect is Dialect.EVENT_GRID
     assert event.data.from_.phone_number == "+14255550100"
     assert event.data.to.kind is IdentifierKind.COMMUNICATION_USER
+
+
+def test_the_event_grid_shape_is_the_2021_dialect_only_for_the_2021_types() -> None:
+    """The 2021 preview sent six types; any other type in that shape came from Event Grid."""
+    [recording] = parse_events(sample_bytes("eventgrid", "RecordingFileStatusUpdated"))
+    assert recording.dialect is Dialect.EVENT_GRID
+    sms = {
+        "id": "sms-1",
+        "topic": "/subscriptions/x",
+        "subject": "/phonenumber/15555555555",
+        "data": {"message": "hello"},
+        "eventType": "Microsoft.Communication.SMSReceived",
+        "eventTime": "2024-03-01T12:00:00Z",
+        "dataVersion": "1.0",
+    }
+    [event] = parse_events(json.dumps(sms).encode())
+    assert isinstance(event, UnknownEvent)
+    assert event.dialect is Dialect.EVENT_GRID
+    for name in ("CallLegStateChanged", "DtmfReceived", "ParticipantsUpdated"):
+        assert parse_events(sample_bytes("preview2021", name))[0].dialect is Dialect.PREVIEW_2021
 
 
 def test_recognize_completed_accepts_the_older_collect_tones_name() -> None:
@@ -202,7 +222,7 @@ def test_unknown_type_is_kept_with_its_raw_json() -> None:
     body = json.dumps(
         {
             "id": "evt-9",
-            "type": "Microsoft.Communication.HoldAudioStarted",
+            "type": "Microsoft.Communication.CallTeleported",
             "specversion": "1.0",
             "source": "calling/callConnections/c-9",
             "data": {"callConnectionId": "c-9", "operationContext": "hold", "new": [1, 2]},
@@ -210,12 +230,12 @@ def test_unknown_type_is_kept_with_its_raw_json() -> None:
     ).encode()
     [event] = parse_events(body)
     assert isinstance(event, UnknownEvent)
-    assert event.type == "HoldAudioStarted"
+    assert event.type == "CallTeleported"
     assert event.call_id == "c-9"
     assert event.operation_context == "hold"
     assert event.data == {"callConnectionId": "c-9", "operationContext": "hold", "new": [1, 2]}
     assert event.raw == body
-    assert event_class_for("HoldAudioStarted") is None
+    assert event_class_for("CallTeleported") is None
     assert event_class_for("PlayAudioResult") is PlayAudioResult
 
 
@@ -239,6 +259,8 @@ def test_null_id_identity_is_a_stable_content_hash() -> None:
         ("callingserver", "CallConnectionStateChanged", ("callConnectionState",),
          "data.callConnectionState"),
         ("eventgrid", "SubscriptionValidationEvent", ("validationCode",), "data.validationCode"),
+        ("eventgrid", "RecordingFileStatusUpdated", ("recordingStorageInfo",),
+         "data.recordingStorageInfo"),
     ],
 )
 def test_missing_required_field_is_named(
