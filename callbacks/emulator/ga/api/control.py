@@ -29,6 +29,14 @@ class _Ring(BaseModel):
     callee: Identifier = Field(alias="to")
     caller_display_name: str = Field(default="", alias="callerDisplayName")
 
+    @field_validator("caller", "callee", mode="before")
+    @classmethod
+    def _phone(cls, value: Any) -> Any:
+        # "+14255550100" is a phone number, whose raw id is "4:+14255550100"
+        if isinstance(value, str) and value.startswith("+"):
+            return {"phoneNumber": {"value": value}}
+        return value
+
 
 class _Who(BaseModel):
     model_config = ConfigDict(extra="forbid")
