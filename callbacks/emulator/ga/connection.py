@@ -88,6 +88,8 @@ class Connection:
         self.cognitive_endpoint = setup.cognitive_endpoint
         self.source = source
         self.targets = list(targets)
+        self.locator_id: str | None = None
+        """The group call or room id a connect request joined."""
         self.created_at = datetime.now(UTC)
         self.state = ConnectionState.CONNECTING
         self.parties: list[Party] = []

@@ -139,6 +139,11 @@ class CallLocator(Body):
             raise ValueError("give exactly one of serverCallId, groupCallId or roomId")
         return self
 
+    @property
+    def id(self) -> str:
+        """The one id given."""
+        return self.server_call_id or self.group_call_id or self.room_id or ""
+
 
 class ConnectBody(Setup):
     """``POST /calling/callConnections:connect``."""
@@ -218,6 +223,4 @@ class StartRecordingBody(Body):
     def _one_call(self) -> StartRecordingBody:
         if (self.call_locator is None) == (self.call_connection_id is None):
             raise ValueError("give exactly one of callLocator or callConnectionId")
-        if self.call_locator is not None and self.call_locator.server_call_id is None:
-            raise ValueError("callLocator: the emulator records calls by serverCallId only")
         return self

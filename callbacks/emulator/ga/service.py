@@ -108,20 +108,22 @@ class GaService:
             raise NotFound(f"call connection {connection_id} not found", code="8522")
         return connection
 
-    def _live_call(self, server_call_id: str) -> Connection | None:
+    def _live_call(self, call_id: str) -> Connection | None:
+        """The newest live connection on the server call, group call or room ``call_id``."""
         live = [c for c in self.connections.values()
-                if c.server_call_id == server_call_id and not c.ended]
+                if call_id in (c.server_call_id, c.locator_id) and not c.ended]
         return live[-1] if live else None
 
     def connect(self, body: ConnectBody) -> Connection:
         """Join an existing call (server call id), a group call or a room."""
         _check_setup(body)
         locator = body.call_locator
-        existing = self._live_call(locator.server_call_id) if locator.server_call_id else None
+        existing = self._live_call(locator.id)
         connection = self._add(Connection(
             self._env, body, server_call_id=existing.server_call_id if existing else None,
             correlation_id=existing.correlation_id if existing else None,
         ))
+        connection.locator_id = locator.group_call_id or locator.room_id
         if locator.server_call_id and existing is None:
             connection.emit("ConnectFailed", {}, operation_context=body.operation_context,
                             result=codes.SERVER_CALL_NOT_FOUND)
@@ -217,10 +219,10 @@ class GaService:
         if body.call_connection_id is not None:
             connection = self.connection(body.call_connection_id)
         else:
-            assert body.call_locator is not None and body.call_locator.server_call_id
-            found = self._live_call(body.call_locator.server_call_id)
+            assert body.call_locator is not None
+            found = self._live_call(body.call_locator.id)
             if found is None:
-                raise NotFound("callLocator.serverCallId: no such call is up", code="8522")
+                raise NotFound(f"callLocator: no call {body.call_locator.id} is up", code="8522")
             connection = found
         connection.require_connected()
         if any(r.connection.server_call_id == connection.server_call_id and not r.stopped
