@@ -163,6 +163,19 @@ class SampleReceiver:
             raise AssertionError(f"expected {types} among {self.types(call_id)}") from None
         return self.types(call_id)
 
+    def wait_all(self, call_id: str, *types: str, seconds: float = 10.0) -> list[str]:
+        """Wait until the call's callbacks contain every one of ``types``, in any order."""
+
+        def has_all() -> bool:
+            seen = {g.type for g in self.got if g.data["callConnectionId"] == call_id}
+            return set(types) <= seen
+
+        try:
+            self.wait(has_all, seconds)
+        except AssertionError:
+            raise AssertionError(f"expected {types} among {self.types(call_id)}") from None
+        return self.types(call_id)
+
     def event(self, call_id: str, event_type: str) -> dict[str, Any]:
         """The data of the call's first callback of ``event_type``, once it arrived."""
         self.wait_types(call_id, event_type)
