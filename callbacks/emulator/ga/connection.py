@@ -9,7 +9,8 @@ Life of a connection (each transition posts its callbacks at once, in this order
          CreateCallFailed, CallDisconnected   <── hang up, terminate, accepted transfer,
                                                   the last participant left: CallDisconnected
 
-Answer and connect go straight to connected. Every callback carries ``callConnectionId``,
+Ringing participants and their answers are in :mod:`.ringing`. Answer and connect go straight
+to connected. Every callback carries ``callConnectionId``,
 ``serverCallId``, ``correlationId``, the ``operationContext`` of the request that caused it
 (CallConnected: the create/answer/connect request's) and, where there is an outcome,
 ``resultInformation``. Nothing is posted after CallDisconnected. Methods run on the event loop
@@ -32,12 +33,11 @@ from callbacks.emulator.errors import BadRequest, NotFound
 from callbacks.emulator.ga import codes
 from callbacks.emulator.ga.codes import Result
 from callbacks.emulator.ga.media import Media
-from callbacks.emulator.ga.party import Party, PartyState, Role
+from callbacks.emulator.ga.party import Party, PartyState
 from callbacks.emulator.ga.schemas import Setup
 from callbacks.emulator.ga.streams import Streams
 from callbacks.emulator.ga.wire import cloud_event, identifier_ga, new_server_call_id
 from callbacks.emulator.journal import redact_url
-from callbacks.emulator.scenario import Scenario
 from callbacks.emulator.tasks import TaskSet
 from callbacks.identifiers import Identifier, IdentifierKind
 
@@ -59,8 +59,6 @@ class Environment:
     config: EmulatorConfig
     send: Callable[[str, str, dict[str, Any]], object]
     """``send(connection id, url, cloud event)`` queues a callback behind the call's others."""
-    scenario: Callable[[], Scenario]
-    """The scenario in force now."""
     ending: Callable[[Connection], None]
     """Called just before CallDisconnected (recordings of the call stop)."""
 
@@ -196,49 +194,7 @@ class Connection:
         """Prompt number ``prompt`` ended: run the cues waiting for that."""
         self.cues.prompt_event("prompt_end", prompt)
 
-    # -- ringing -------------------------------------------------------------------------------
-
-    def ring(self, party: Party, timeout: float | None = None) -> None:
-        """Ring ``party``: it answers, refuses or lets it ring, as its script says."""
-        self.parties.append(party)
-        script = party.script
-        delay = self.config.answer_delay if script.answer_after is None else script.answer_after
-        if script.answer is True:
-            self.timers.later(delay, partial(self.answered, party), "answer")
-        elif script.answer:
-            refusal = codes.BUSY if script.answer == "busy" else codes.DECLINED
-            state = PartyState.BUSY if script.answer == "busy" else PartyState.DECLINED
-            self.timers.later(delay, partial(self.refused, party, state, refusal), "refuse")
-        ring_for = self.config.ring_timeout if timeout is None else timeout
-        no_answer = partial(self.refused, party, PartyState.NO_ANSWER, codes.NO_ANSWER)
-        self.timers.later(ring_for, no_answer, "ring")
-
-    def start(self) -> None:
-        """Create-call: ring every target."""
-        scenario = self._env.scenario()
-        for target in self.targets:
-            self.ring(Party(target, scenario.script_for(target), Role.TARGET))
-
-    def answered(self, party: Party) -> None:
-        """``party`` picks up (its script's timer, or the control API)."""
-        if self.ended or not party.ringing:
-            return
-        if party.role is Role.TRANSFER_TARGET:
-            party.state = PartyState.CONNECTED
-            self._transferred(party)
-            return
-        party.state = PartyState.CONNECTED
-        if party.role is Role.INVITEE:
-            self.emit(
-                "AddParticipantSucceeded", {"participant": party.identifier_wire()},
-                operation_context=party.operation_context, result=codes.COMPLETED,
-                url=party.callback_uri,
-            )
-        if self.state is ConnectionState.CONNECTING:
-            self.connect_now()
-        else:
-            self.participants_updated()
-        self.follow_script(party)
+    # -- connecting ----------------------------------------------------------------------------
 
     def connect_now(self) -> None:
         """The call is up: CallConnected, ParticipantsUpdated, and media streaming or
@@ -252,43 +208,6 @@ class Connection:
         )
         self.participants_updated()
         self.streams.on_connected()
-
-    def refused(self, party: Party, state: PartyState, result: Result) -> None:
-        """``party`` declined, was busy or did not answer in time."""
-        if self.ended or not party.ringing:
-            return
-        party.state = state
-        if party.role is Role.INVITEE:
-            self.emit(
-                "AddParticipantFailed", {"participant": party.identifier_wire()},
-                operation_context=party.operation_context, result=result, url=party.callback_uri,
-            )
-        elif party.role is Role.TRANSFER_TARGET:
-            self.state = ConnectionState.CONNECTED
-            self.emit(
-                "CallTransferFailed", {}, operation_context=party.operation_context,
-                result=result, url=party.callback_uri,
-            )
-        elif self.state is ConnectionState.CONNECTING and not any(
-            p.ringing or p.connected for p in self.parties
-        ):
-            self.emit("CreateCallFailed", {}, operation_context=self.setup.operation_context,
-                      result=result)
-            self.end(result)
-
-    def _transferred(self, target: Party) -> None:
-        transferee = target.transferee
-        self.state = ConnectionState.TRANSFER_ACCEPTED
-        self.emit(
-            "CallTransferAccepted",
-            {
-                "transferTarget": target.identifier_wire(),
-                "transferee": identifier_ga(transferee) if transferee else None,
-            },
-            operation_context=target.operation_context, result=codes.COMPLETED,
-            url=target.callback_uri,
-        )
-        self.end(codes.TRANSFERRED)
 
     # -- scripts -------------------------------------------------------------------------------
 

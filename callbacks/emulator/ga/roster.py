@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 
 from callbacks.emulator.errors import BadRequest, NotFound
-from callbacks.emulator.ga import codes
+from callbacks.emulator.ga import codes, ringing
 from callbacks.emulator.ga.connection import Connection, ConnectionState
 from callbacks.emulator.ga.media_schemas import HoldBody, ParticipantBody, SendDtmfBody
 from callbacks.emulator.ga.party import Party, PartyState, Role
@@ -54,7 +54,7 @@ def add(call: Connection, body: AddBody, scenario: Scenario) -> Party:
         callback_uri=body.operation_callback_uri,
     )
     timeout = body.invitation_timeout
-    call.ring(party, None if timeout is None else timeout * call.config.timeout_scale)
+    ringing.ring(call, party, None if timeout is None else timeout * call.config.timeout_scale)
     return party
 
 
@@ -75,7 +75,7 @@ def cancel_add(call: Connection, body: CancelAddBody) -> None:
         return
     call.emit("CancelAddParticipantSucceeded", fields, operation_context=context,
               result=codes.COMPLETED, url=url)
-    call.refused(party, PartyState.CANCELED, codes.INVITATION_CANCELED)
+    ringing.refused(call, party, PartyState.CANCELED, codes.INVITATION_CANCELED)
 
 
 def remove(call: Connection, body: RemoveBody) -> None:
@@ -147,7 +147,7 @@ def transfer(call: Connection, body: TransferBody, scenario: Scenario) -> None:
         operation_context=body.operation_context, callback_uri=body.operation_callback_uri,
         transferee=transferee,
     )
-    call.ring(party)
+    ringing.ring(call, party)
 
 
 def hold(call: Connection, body: HoldBody) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from callbacks.emulator.config import EmulatorConfig
 from callbacks.emulator.delivery import Delivery
 from callbacks.emulator.errors import BadRequest, Conflict, NotFound
-from callbacks.emulator.ga import codes
+from callbacks.emulator.ga import codes, ringing
 from callbacks.emulator.ga.connection import Connection, Environment
 from callbacks.emulator.ga.incoming import IncomingCall, Subscription
 from callbacks.emulator.ga.party import Party, PartyState, Role
@@ -56,7 +56,7 @@ class GaService:
         self.recordings: dict[str, Recording] = {}
         self.subscription = Subscription(config.incoming_url) if config.incoming_url else None
         self.timers = TaskSet("incoming")
-        self._env = Environment(config, self._send, scenario, self._ending)
+        self._env = Environment(config, self._send, self._ending)
 
     def _send(self, connection_id: str, url: str, event: dict[str, Any]) -> None:
         self._delivery.send(connection_id, url, event, batch=True)
@@ -98,7 +98,10 @@ class GaService:
         connection = Connection(
             self._env, body, source=body.source, targets=body.targets, extra=extra
         )
-        self._add(connection).start()
+        self._add(connection)
+        scenario = self._scenario()
+        for target in body.targets:
+            ringing.ring(connection, Party(target, scenario.script_for(target), Role.TARGET))
         return connection
 
     def connection(self, connection_id: str) -> Connection:

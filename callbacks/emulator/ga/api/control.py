@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.errors import EmulatorError, error_response
+from callbacks.emulator.ga import ringing
 from callbacks.emulator.ga.party import PartyState
 from callbacks.emulator.schemas import parse_body
 from callbacks.emulator.tones import parse_tones
@@ -124,7 +125,7 @@ async def answer(request: Request, emulator: Emulator) -> Response:
     """``POST /emulator/connections/{id}/answer`` ``{"participant"?}``: a ringing one picks up."""
     call = emulator.ga.connection(request.path_params["call_id"])
     body = parse_body(_Who, await request.body(), allow_empty=True)
-    call.answered(call.find(body.participant, PartyState.RINGING))
+    ringing.answered(call, call.find(body.participant, PartyState.RINGING))
     return JSONResponse(call.to_json())
 
 
