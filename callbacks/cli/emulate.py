@@ -14,12 +14,10 @@ Event Grid subscription incoming calls (``callbacks ring``) are delivered to.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import logging
 import os
 import secrets
-import shlex
 import signal
 import socket
 import sys
@@ -33,17 +31,16 @@ import uvicorn
 
 from callbacks.client.hmac import decode_key
 from callbacks.emulator.app import create_emulator
+from callbacks.emulator.banner import banner
 from callbacks.emulator.config import (
     DEFAULT_RESOURCE_ID,
     DeliveryConfig,
     EmulatorConfig,
     FaultConfig,
 )
-from callbacks.emulator.journal import redact_url
 from callbacks.emulator.scenario import CalleeScript, Scenario, load_scenario, parse_callee
 from callbacks.emulator.server import bind_socket, url_of, uvicorn_config
-from callbacks.emulator.signing import receiver_flags
-from callbacks.emulator.tls import Certificates, make_certificates
+from callbacks.emulator.tls import Certificates, default_ca_file, make_certificates
 from callbacks.emulator.tokens import DEFAULT_ISSUER
 from callbacks.errors import ConfigError
 from callbacks.options import Option, add_options
@@ -290,34 +287,6 @@ def _tls_requested(args: argparse.Namespace) -> bool:
     return os.environ.get(ENV_PREFIX + "TLS", "").lower() in ("1", "true", "yes", "on")
 
 
-def _banner(
-    url: str, config: EmulatorConfig, generated: bool, certificates: Certificates | None
-) -> None:
-    key = base64.b64encode(config.access_key).decode("ascii")
-    print(f"Call Automation emulator listening on {url}")
-    shown_key = key if generated else "<your --access-key>"
-    if generated:
-        print(f"  access key (generated): {key}")
-    print(f"  connection string: endpoint={url}/;accesskey={shown_key}")
-    flags = shlex.join(receiver_flags(url, config.token_issuer, config.resource_id))
-    print(f"  callbacks carry JWTs; verify them with: callbacks serve {flags}")
-    print(f"  GA API under {url}/calling (Microsoft's SDK: azure-communication-callautomation)")
-    if certificates is not None:
-        ca = shlex.quote(str(certificates.ca_file))
-        print(f"  TLS: certificates made at start; their CA is in {certificates.ca_file}")
-        print(f"  trust it: export REQUESTS_CA_BUNDLE={ca} SSL_CERT_FILE={ca}")
-        print("  then CallAutomationClient.from_connection_string(<connection string>) works")
-    else:
-        print(
-            "  Microsoft's SDK: CallAutomationClient(\"" + url + "\", AzureKeyCredential(key)) "
-            "(from_connection_string always speaks https: run with --tls for it)"
-        )
-    if config.incoming_url is not None:
-        print(f"  incoming calls go to {redact_url(config.incoming_url)} (Event Grid shape)")
-        print(f"  ring it: callbacks ring --emulator {url} --from +14255550100 --to <callee>")
-    print(f"  control API: {url}/emulator/calls  (docs/emulator.md)", flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; 0 on a clean stop, 2 on bad options, 1 if the port is taken
     or the CA certificate cannot be written."""
@@ -342,18 +311,13 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="callbacks-emulator-") as directory:
         certificates: Certificates | None = None
         if tls:
-            bound_port = sock.getsockname()[1]
-            default_ca = Path(tempfile.gettempdir()) / f"callbacks-emulator-{bound_port}-ca.pem"
+            where = ca_file or default_ca_file(sock.getsockname()[1])
             try:
-                certificates = make_certificates(Path(directory), ca_file or default_ca, host)
+                certificates = make_certificates(Path(directory), where, host)
             except OSError as exc:
                 sock.close()
-                where = ca_file or default_ca
-                print(
-                    f"callbacks emulate: error: cannot write the CA certificate to {where}: "
-                    f"{exc.strerror}",
-                    file=sys.stderr,
-                )
+                print(f"callbacks emulate: error: cannot write the CA certificate to {where}: "
+                      f"{exc.strerror}", file=sys.stderr)
                 return 1
         _serve(sock, host, config, generated, certificates, log_level)
     return 0
@@ -371,7 +335,8 @@ def _serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     url = url_of(sock, host, "https" if certificates else "http")
-    _banner(url, config, generated, certificates)
+    ca_file = certificates.ca_file if certificates else None
+    print("\n".join(banner(url, config, show_key=generated, ca_file=ca_file)), flush=True)
     app = create_emulator(config)
     server = uvicorn.Server(
         uvicorn_config(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,11 @@ class Certificates:
     ca_file: Path
     cert_file: Path
     key_file: Path
+
+
+def default_ca_file(port: int) -> Path:
+    """Where the CA certificate goes unless the user says: one file per port, in the temp dir."""
+    return Path(tempfile.gettempdir()) / f"callbacks-emulator-{port}-ca.pem"
 
 
 def _name(common_name: str) -> x509.Name:
