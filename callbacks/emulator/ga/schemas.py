@@ -100,6 +100,13 @@ class CreateCallBody(Setup):
     source_caller_id_number: Identifier | None = Field(default=None, alias="sourceCallerIdNumber")
     source_display_name: str | None = Field(default=None, alias="sourceDisplayName")
 
+    @field_validator("source_caller_id_number")
+    @classmethod
+    def _phone(cls, value: Identifier | None) -> Identifier | None:
+        if value is not None and value.phone_number is None:
+            raise ValueError("must be a phone number")
+        return value
+
 
 class AnswerBody(Setup):
     """``POST /calling/callConnections:answer``."""

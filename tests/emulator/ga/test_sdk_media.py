@@ -335,3 +335,26 @@ def test_recording_start_pause_resume_stop_each_post_state_changes(served: Serve
     with pytest.raises(HttpResponseError) as twice:
         client.start_recording(server_call_id=server_call_id)
     assert twice.value.status_code == 400
+
+
+@pytest.mark.parametrize(("interrupt", "heard"), [(True, True), (False, False)])
+def test_the_prompt_plays_first_and_only_interrupt_prompt_hears_input_during_it(
+    served: Served, interrupt: bool, heard: bool
+) -> None:
+    served.use_scenario({"callees": [
+        {"match": ALICE.raw_id, "press": [{"tones": "5", "during_prompt": 1}]}
+    ]})
+    created = served.client().create_call(ALICE, served.receiver.callback_url)
+    call_id = created.call_connection_id
+    served.receiver.wait_types(call_id, "CallConnected")
+    served.client().get_call_connection(call_id).start_recognizing_media(
+        RecognizeInputType.DTMF, ALICE, play_prompt=[PROMPT, PROMPT, PROMPT],
+        interrupt_prompt=interrupt, dtmf_max_tones_to_collect=1, initial_silence_timeout=2,
+    )
+    served.receiver.wait_all(call_id, "RecognizeCompleted" if heard else "RecognizeFailed")
+    if heard:
+        assert served.receiver.event(call_id, "RecognizeCompleted")["dtmfResult"]["tones"] == [
+            "five"
+        ]
+    else:
+        assert _result(served.receiver.event(call_id, "RecognizeFailed")) == (400, 8510)
