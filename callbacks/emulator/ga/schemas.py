@@ -7,7 +7,7 @@ whose message names it: ``targets: field required``. Media bodies are in :mod:`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -113,6 +113,14 @@ class AnswerBody(Setup):
 
     incoming_call_context: str = Field(alias="incomingCallContext", min_length=1)
     answered_by: Identifier | None = Field(default=None, alias="answeredBy")
+
+    @field_validator("answered_by", mode="before")
+    @classmethod
+    def _user(cls, value: Any) -> Any:
+        # the wire gives answeredBy as a bare CommunicationUserIdentifierModel: {"id": ...}
+        if isinstance(value, dict) and set(value) == {"id"}:
+            return {"communicationUser": value}
+        return value
 
 
 class RedirectBody(Body):
