@@ -64,16 +64,18 @@ def test_from_connection_string_works_with_requests_ca_bundle(
 
 
 SAMPLE = textwrap.dedent('''
-    import asyncio, os, sys, time
+    import asyncio, os, time
     from azure.communication.callautomation import (
-        CallAutomationClient, FileSource, PhoneNumberIdentifier)
+        CallAutomationClient, CommunicationUserIdentifier, FileSource, PhoneNumberIdentifier,
+        RecognizeInputType)
     from azure.communication.callautomation.aio import CallAutomationClient as AioClient
 
     ACS_CONNECTION_STRING = os.environ["ACS_CONNECTION_STRING"]
     CALLBACK_EVENTS_URI = os.environ["CALLBACK_EVENTS_URI"]
+    TARGET = PhoneNumberIdentifier("+14251001000")
 
     client = CallAutomationClient.from_connection_string(ACS_CONNECTION_STRING)
-    result = client.create_call(PhoneNumberIdentifier("+14251001000"), CALLBACK_EVENTS_URI)
+    result = client.create_call(TARGET, CALLBACK_EVENTS_URI)
     connection = client.get_call_connection(result.call_connection_id)
     while connection.get_call_properties().call_connection_state != "connected":
         time.sleep(0.05)
@@ -83,6 +85,11 @@ SAMPLE = textwrap.dedent('''
         async with AioClient.from_connection_string(ACS_CONNECTION_STRING) as aio:
             call = aio.get_call_connection(result.call_connection_id)
             print((await call.get_call_properties()).call_connection_state)
+            await call.start_recognizing_media(RecognizeInputType.DTMF, TARGET,
+                                               dtmf_max_tones_to_collect=1)
+            await call.add_participant(CommunicationUserIdentifier("8:acs:resource_agent"))
+            await aio.start_recording(server_call_id=result.server_call_id)
+            await asyncio.sleep(1)
             await call.hang_up(is_for_everyone=True)
 
     asyncio.run(main())
@@ -108,6 +115,8 @@ def test_unmodified_sample_code_runs_over_https_with_the_printed_variables(
     assert done.returncode == 0, done.stderr
     state, call_id = done.stdout.split()
     assert state == "connected"
-    types = served.receiver.wait_types(call_id, "CallConnected", "PlayStarted",
-                                       "CallDisconnected")
+    types = served.receiver.wait_all(
+        call_id, "CallConnected", "PlayCompleted", "RecognizeFailed", "AddParticipantSucceeded",
+        "RecordingStateChanged", "CallDisconnected",
+    )
     assert types[-1] == "CallDisconnected"
