@@ -5,27 +5,33 @@ Every option can also be set as ``CALLBACKS_EMULATOR_<OPTION>`` (``--answer-dela
 list of them). A command-line option wins over its variable. A bad value is reported as one
 line naming the option or the variable, with exit status 2. Without an access key a random one
 is generated and printed with a ready connection string. Every callback carries a JWT; the
-banner prints the ``callbacks serve`` options that verify it.
+banner prints the ``callbacks serve`` options that verify it. ``--tls`` serves HTTPS with
+certificates made at start and writes their CA to ``--ca-file``, so Microsoft's SDK works with
+an unmodified ``CallAutomationClient.from_connection_string(...)``; ``--incoming-url`` is the
+Event Grid subscription incoming calls (``callbacks ring``) are delivered to.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import logging
 import os
 import secrets
-import shlex
 import signal
+import socket
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from callbacks.client.hmac import decode_key
 from callbacks.emulator.app import create_emulator
+from callbacks.emulator.banner import banner
 from callbacks.emulator.config import (
     DEFAULT_RESOURCE_ID,
     DeliveryConfig,
@@ -34,7 +40,7 @@ from callbacks.emulator.config import (
 )
 from callbacks.emulator.scenario import CalleeScript, Scenario, load_scenario, parse_callee
 from callbacks.emulator.server import bind_socket, url_of, uvicorn_config
-from callbacks.emulator.signing import receiver_flags
+from callbacks.emulator.tls import Certificates, default_ca_file, make_certificates
 from callbacks.emulator.tokens import DEFAULT_ISSUER
 from callbacks.errors import ConfigError
 from callbacks.options import Option, add_options
@@ -81,6 +87,28 @@ def _name(text: str) -> str:
     return text
 
 
+def _scale(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError("expected a positive factor such as 0.1")
+    return value
+
+
+def _url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        # the URL may carry a secret: the message does not repeat it
+        raise ValueError("expected an absolute http(s) URL")
+    return text
+
+
+def _file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.parent.is_dir():
+        raise ValueError(f"no directory {path.parent} to write the CA certificate in")
+    return path
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def convert(text: str) -> str:
         if text.lower() not in choices:
@@ -90,10 +118,27 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return convert
 
 
-def _option(flag: str, default: str | None, convert: Callable[[str], Any], help: str) -> Option:
+def _option(
+    flag: str,
+    default: str | None,
+    convert: Callable[[str], Any],
+    help: str,
+    default_text: str | None = None,
+) -> Option:
     # Defaults are written as text and converted like a given value.
     name = flag.removeprefix("--").replace("-", "_")
-    return Option(flag, help, convert=convert, default=default, env=ENV_PREFIX + name.upper())
+    return Option(
+        flag, help, convert=convert, default=default, env=ENV_PREFIX + name.upper(),
+        default_text=default_text,
+    )
+
+
+TLS = Option(
+    "--tls",
+    f"serve HTTPS with certificates made at start (or {ENV_PREFIX}TLS=1)",
+    flag_only=True,
+)
+CA_FILE_DEFAULT = "callbacks-emulator-<port>-ca.pem in the system temp directory"
 
 
 OPTIONS = (
@@ -105,6 +150,14 @@ OPTIONS = (
     _option("--play-duration", "2.0", _seconds, "seconds a prompt plays"),
     _option("--ring-timeout", "30", _seconds, "seconds before an unanswered callee gives up"),
     _option("--tone-interval", "0.1", _seconds, "seconds between the tones of one press"),
+    _option("--timeout-scale", "1", _scale,
+            "factor on timeouts GA requests give in seconds (initial silence, inter-tone, "
+            "invitation)"),
+    _option("--incoming-url", None, _url,
+            "Event Grid subscription endpoint incoming calls are delivered to (with its "
+            "?secret=)"),
+    _option("--ca-file", None, _file, "where --tls writes its CA certificate",
+            default_text=CA_FILE_DEFAULT),
     _option("--event-ids", "uuid", _choice("uuid", "null"), "callback ids: uuid or null"),
     _option("--resource-id", DEFAULT_RESOURCE_ID, _name, "aud of callback tokens"),
     _option("--token-issuer", DEFAULT_ISSUER, _name, "iss of callback tokens"),
@@ -134,7 +187,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Serve the Call Automation REST API locally, run simulated calls and post "
         "their callbacks. Every option can also be set as CALLBACKS_EMULATOR_<OPTION>.",
     )
-    add_options(parser, OPTIONS)
+    add_options(parser, (*OPTIONS, TLS))
     parser.add_argument(
         "--callee",
         action="append",
@@ -212,6 +265,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[EmulatorConfig, bool]:
             play_duration=_value(args, "play_duration"),
             ring_timeout=_value(args, "ring_timeout"),
             tone_interval=_value(args, "tone_interval"),
+            timeout_scale=_value(args, "timeout_scale"),
+            incoming_url=_value(args, "incoming_url"),
             event_ids=_value(args, "event_ids"),
             resource_id=_value(args, "resource_id"),
             token_issuer=_value(args, "token_issuer"),
@@ -226,16 +281,25 @@ def config_from_args(args: argparse.Namespace) -> tuple[EmulatorConfig, bool]:
     return config, generated
 
 
+def _tls_requested(args: argparse.Namespace) -> bool:
+    if args.tls:
+        return True
+    return os.environ.get(ENV_PREFIX + "TLS", "").lower() in ("1", "true", "yes", "on")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted; 0 on a clean stop, 2 on bad options, 1 if the port is taken."""
+    """Serve until interrupted; 0 on a clean stop, 2 on bad options, 1 if the port is taken
+    or the CA certificate cannot be written."""
     try:
         config, generated = config_from_args(args)
         host: str = _value(args, "host")
         port: int = _value(args, "port")
         log_level: str = _value(args, "log_level")
+        ca_file: Path | None = _value(args, "ca_file")
     except OptionError as exc:
         print(f"callbacks emulate: error: {exc}", file=sys.stderr)
         return 2
+    tls = _tls_requested(args)
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -244,23 +308,40 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    with tempfile.TemporaryDirectory(prefix="callbacks-emulator-") as directory:
+        certificates: Certificates | None = None
+        if tls:
+            where = ca_file or default_ca_file(sock.getsockname()[1])
+            try:
+                certificates = make_certificates(Path(directory), where, host)
+            except OSError as exc:
+                sock.close()
+                print(f"callbacks emulate: error: cannot write the CA certificate to {where}: "
+                      f"{exc.strerror}", file=sys.stderr)
+                return 1
+        _serve(sock, host, config, generated, certificates, log_level)
+    return 0
+
+
+def _serve(
+    sock: socket.socket,
+    host: str,
+    config: EmulatorConfig,
+    generated: bool,
+    certificates: Certificates | None,
+    log_level: str,
+) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    url = url_of(sock, host)
-    key = base64.b64encode(config.access_key).decode("ascii")
-    print(f"Call Automation emulator listening on {url}")
-    if generated:
-        print(f"  access key (generated): {key}")
-        print(f"  connection string: endpoint={url};accesskey={key}")
-    else:
-        print(f"  connection string: endpoint={url};accesskey=<your --access-key>")
-    flags = shlex.join(receiver_flags(url, config.token_issuer, config.resource_id))
-    print(f"  callbacks carry JWTs; verify them with: callbacks serve {flags}")
-    print(f"  control API: {url}/emulator/calls  (docs/emulator.md)", flush=True)
+    url = url_of(sock, host, "https" if certificates else "http")
+    ca_file = certificates.ca_file if certificates else None
+    print("\n".join(banner(url, config, show_key=generated, ca_file=ca_file)), flush=True)
     app = create_emulator(config)
     server = uvicorn.Server(
-        uvicorn_config(app, log_level, access_log=log_level in ("info", "debug"))
+        uvicorn_config(
+            app, log_level, access_log=log_level in ("info", "debug"), tls=certificates
+        )
     )
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal under the handler
     # installed before it started; with no-op handlers the re-raise does nothing and we exit 0.
@@ -271,7 +352,6 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
-    return 0
 
 
 def _ignore(signum: int, frame: object) -> None:

@@ -1,10 +1,12 @@
-"""A local Call Automation emulator: the seed's REST API, simulated calls, realistic callbacks.
+"""A local Call Automation emulator: the GA REST API Microsoft's SDK calls and the seed's 2021
+one, simulated calls with scripted participants, realistic signed callbacks, incoming calls
+through an Event Grid-shaped webhook.
 
-Run it with ``callbacks emulate``, or in-process with :func:`serve_emulator`; embed the ASGI
-app with :func:`create_emulator`. Every callback carries a fresh RS256 token, verifiable with the
-keys served at ``/calling/keys`` (``RunningEmulator.receiver_flags`` are the ``callbacks serve``
-options that do it). The scenario format, tokens and the control API are documented in
-``docs/emulator.md``.
+Run it with ``callbacks emulate``, or in-process with :func:`serve_emulator` (``tls=True`` for
+https); embed the ASGI app with :func:`create_emulator`. Every callback carries a fresh RS256
+token, verifiable with the keys served at ``/calling/keys`` (``RunningEmulator.receiver_flags``
+are the ``callbacks serve`` options that do it). The scenario format, tokens and the control
+API are documented in ``docs/emulator.md``.
 """
 
 from callbacks.emulator.app import create_emulator, emulator_of

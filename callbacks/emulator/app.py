@@ -14,14 +14,25 @@ from starlette.responses import Response
 from callbacks.emulator.config import EmulatorConfig
 from callbacks.emulator.control import control_routes
 from callbacks.emulator.emulator import Emulator
-from callbacks.emulator.errors import EmulatorError, MethodNotAllowed, NotFound, error_response
+from callbacks.emulator.errors import (
+    EmulatorError,
+    MethodNotAllowed,
+    NotFound,
+    error_response,
+    ga_error_response,
+)
+from callbacks.emulator.ga.api.control import ga_control_routes
+from callbacks.emulator.ga.api.routes import ga_routes
 from callbacks.emulator.rest import rest_routes
 from callbacks.emulator.signing import key_routes, token_control_routes
 from callbacks.emulator.tokens import TokenIssuer
 
+GA_PATHS = ("/calling/callConnections", "/calling/recordings")
+
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """Routing errors (unknown path, wrong method) in the service's ``{"code", "message"}`` form."""
+    """Routing errors (unknown path, wrong method) in the shape of the API the path belongs to:
+    ``{"error": {"code", "message"}}`` under the GA paths, ``{"code", "message"}`` elsewhere."""
     assert isinstance(exc, HTTPException)
     error: EmulatorError
     if exc.status_code == 404:
@@ -32,6 +43,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = EmulatorError(str(exc.detail))
         error.status = exc.status_code
         error.code = "HttpError"
+    if request.url.path.startswith(GA_PATHS):
+        return ga_error_response(error)
     return error_response(error)
 
 
@@ -64,7 +77,14 @@ def create_emulator(
                 await emulator.stop()
 
     app = Starlette(
-        routes=[*rest_routes(), *key_routes(), *control_routes(), *token_control_routes()],
+        routes=[
+            *rest_routes(),
+            *ga_routes(),
+            *key_routes(),
+            *control_routes(),
+            *ga_control_routes(),
+            *token_control_routes(),
+        ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

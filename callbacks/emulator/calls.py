@@ -26,10 +26,11 @@ from functools import partial
 from typing import Any
 
 from callbacks.emulator.config import EmulatorConfig
+from callbacks.emulator.cues import Cues
 from callbacks.emulator.errors import BadRequest, NotFound
 from callbacks.emulator.events2021 import EventFactory
 from callbacks.emulator.participants import CallState, LegState, Participant, Play, PlayState
-from callbacks.emulator.scenario import Scenario, Timing, Trigger
+from callbacks.emulator.scenario import Scenario, Timing
 from callbacks.emulator.tasks import TaskSet
 from callbacks.identifiers import Identifier
 
@@ -46,14 +47,6 @@ class CallEnvironment:
     """``send(call_id, callback_uri, event)`` queues a callback."""
     scenario: Callable[[], Scenario]
     """The scenario in force now (the control API may replace it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _PromptHook:
-    trigger: Trigger
-    prompt: int
-    seconds: float
-    action: Callable[[], None]
 
 
 class Call:
@@ -83,7 +76,7 @@ class Call:
         self._play_timer: asyncio.Task[None] | None = None
         self._prompts = 0
         self._dtmf_sequence = 0
-        self._hooks: list[_PromptHook] = []
+        self._cues = Cues(self.timers)
         self.finished_plays: list[Play] = []
 
     @property
@@ -119,9 +112,12 @@ class Call:
         config = self._env.config
         self.participants.append(participant)
         script = participant.script
-        if script.answer:
-            delay = config.answer_delay if script.answer_after is None else script.answer_after
+        delay = config.answer_delay if script.answer_after is None else script.answer_after
+        if script.answer is True:
             self.timers.later(delay, lambda: self.answer(participant), "answer")
+        elif script.answer:
+            # busy or decline: the 2021 dialect has no word for it, the invitation just fails
+            self.timers.later(delay, lambda: self._no_answer(participant), "refuse")
         self.timers.later(config.ring_timeout, lambda: self._no_answer(participant), "ring")
 
     def answer(self, participant: Participant) -> None:
@@ -246,19 +242,7 @@ class Call:
     def _schedule(
         self, timing: Timing, participant: Participant, action: Callable[[], None]
     ) -> None:
-        def guarded() -> None:
-            if self.active and participant.connected:
-                action()
-
-        if timing.trigger == "answer":
-            self.timers.later(timing.seconds, guarded, "script")
-        else:
-            self._hooks.append(_PromptHook(timing.trigger, timing.prompt, timing.seconds, guarded))
-
-    def _prompt_event(self, trigger: Trigger, prompt: int) -> None:
-        for hook in self._hooks:
-            if hook.trigger == trigger and hook.prompt == prompt:
-                self.timers.later(hook.seconds, hook.action, "script")
+        self._cues.schedule(timing, lambda: self.active and participant.connected, action)
 
     def press(self, participant: Participant, tones: Sequence[str]) -> bool:
         """``participant`` presses ``tones`` (wire names), one every ``tone_interval`` seconds.
@@ -295,7 +279,7 @@ class Call:
         play.prompt = self._prompts
         play.state = PlayState.PLAYING
         self._playing = play
-        self._prompt_event("prompt_start", play.prompt)
+        self._cues.prompt_event("prompt_start", play.prompt)
         if not play.loop:
             duration = self._env.config.play_duration
             self._play_timer = self.timers.later(duration, lambda: self._end_play(play), "play")
@@ -308,7 +292,7 @@ class Call:
         self.finished_plays.append(play)
         result = self._env.events.play_audio_result
         self._emit(result(self.id, play.operation_context, cancelled=cancelled))
-        self._prompt_event("prompt_end", play.prompt)
+        self._cues.prompt_event("prompt_end", play.prompt)
         self._next_play()
 
     def cancel_media(self) -> int:

@@ -7,6 +7,7 @@ validate, so a bad value fails with a ``ValueError`` naming the field before any
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from callbacks.emulator.events2021 import EventIds
 from callbacks.emulator.scenario import Scenario
@@ -103,6 +104,11 @@ class EmulatorConfig:
     """Seconds before an unanswered callee is given up."""
     tone_interval: float = 0.1
     """Seconds between two tones of one press."""
+    timeout_scale: float = 1.0
+    """Factor applied to timeouts a GA request gives in seconds (initial silence, inter-tone,
+    invitation); tests shrink it."""
+    incoming_url: str | None = field(default=None, repr=False)
+    """The Event Grid subscription's endpoint for incoming calls (its query holds a secret)."""
     event_ids: EventIds = "uuid"
     """``uuid``: a fresh id per callback; ``null``: ``id`` is null, as the 2021 service did."""
     max_clock_skew: float = 900.0
@@ -125,6 +131,12 @@ class EmulatorConfig:
             raise ValueError("access_key must be the decoded key as non-empty bytes")
         for name in ("answer_delay", "play_duration", "ring_timeout", "tone_interval"):
             _check_non_negative(name, getattr(self, name))
+        if not 0 < self.timeout_scale < float("inf"):
+            raise ValueError(f"timeout_scale must be positive, not {self.timeout_scale}")
+        if self.incoming_url is not None:
+            parts = urlsplit(self.incoming_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("incoming_url must be an absolute http(s) URL")
         if self.event_ids not in ("uuid", "null"):
             raise ValueError(f"event_ids must be 'uuid' or 'null', not {self.event_ids!r}")
         for name in ("resource_id", "token_issuer"):

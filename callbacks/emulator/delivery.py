@@ -10,8 +10,9 @@ Semantics:
   final at once (Event Grid dead-letters them), anything else is retried after
   ``backoff * factor**n`` seconds, capped, up to ``max_attempts`` attempts;
 - a duplicated callback is posted again, byte for byte, right after the original;
-- every attempt carries the headers ``authorize()`` returns at that moment: a fresh bearer
-  token each time, so a retry long after the first attempt is not refused as expired.
+- every attempt of a signed callback carries the headers ``authorize()`` returns at that
+  moment: a fresh bearer token each time, so a retry long after the first attempt is not
+  refused as expired; Event Grid deliveries are not signed (their URL carries a secret).
 
 One shared ``httpx2.AsyncClient`` (opened by the app's lifespan) carries every post.
 """
@@ -70,10 +71,30 @@ class Delivery:
         """Use ``client`` for every post (the app's shared client)."""
         self._client = client
 
-    def send(self, call_id: str, url: str, event: dict[str, Any]) -> CallbackRecord:
-        """Queue ``event`` for ``url`` behind the earlier events of ``call_id``."""
-        body = json.dumps(event, separators=(",", ":")).encode("utf-8")
-        record = self._journal.callback(call_id, url, event, body)
+    @property
+    def client(self) -> httpx2.AsyncClient:
+        """The shared client (for Event Grid's validation handshake)."""
+        if self._client is None:
+            raise RuntimeError("delivery used outside the emulator's lifespan")
+        return self._client
+
+    def send(
+        self,
+        call_id: str,
+        url: str,
+        event: dict[str, Any],
+        *,
+        batch: bool = False,
+        headers: dict[str, str] | None = None,
+        signed: bool = True,
+    ) -> CallbackRecord:
+        """Queue ``event`` for ``url`` behind the earlier events of ``call_id``.
+
+        ``batch`` posts it as a JSON array of one event (GA and Event Grid), else as the bare
+        object (2021); ``signed=False`` leaves out the bearer token (Event Grid deliveries).
+        """
+        body = json.dumps([event] if batch else event, separators=(",", ":")).encode("utf-8")
+        record = self._journal.callback(call_id, url, event, body, headers=headers, signed=signed)
         queue = self._queues.setdefault(call_id, _CallQueue())
         queue.pending.append(record)
         if not queue.running:
@@ -102,7 +123,8 @@ class Delivery:
                 await self._deliver(record)
                 if self._faults.duplicate():
                     copy = self._journal.callback(
-                        call_id, record.url, record.event, record.body, duplicate_of=record.seq
+                        call_id, record.url, record.event, record.body, duplicate_of=record.seq,
+                        headers=record.headers, signed=record.signed,
                     )
                     await self._deliver(copy)
                 queue.pending.popleft()
@@ -152,7 +174,9 @@ class Delivery:
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
-        headers = {**HEADERS, **self._authorize()} if self._authorize else HEADERS
+        headers = {**HEADERS, **record.headers}
+        if record.signed and self._authorize:
+            headers.update(self._authorize())
         try:
             response = await self._client.post(
                 record.url, content=record.body, headers=headers, timeout=self.config.timeout

@@ -1,4 +1,5 @@
-"""The emulator's state: calls, journal, faults, repeatability and callback delivery."""
+"""The emulator's state: 2021 calls, GA connections, journal, faults, repeatability and
+callback delivery."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from callbacks.emulator.delivery import Delivery
 from callbacks.emulator.errors import NotFound
 from callbacks.emulator.events2021 import EventFactory
 from callbacks.emulator.faults import Faults
+from callbacks.emulator.ga.service import GaService
 from callbacks.emulator.journal import Journal
 from callbacks.emulator.repeatability import Repeatability
 from callbacks.emulator.scenario import Scenario
@@ -39,9 +41,11 @@ class Emulator:
         self._env = CallEnvironment(
             config, EventFactory(config.event_ids), self.delivery.send, lambda: self.scenario
         )
+        self.ga = GaService(config, self.delivery, lambda: self.scenario)
+        """GA call connections, incoming calls and recordings."""
 
     def __repr__(self) -> str:
-        return f"Emulator(calls={len(self.calls)})"
+        return f"Emulator(calls={len(self.calls)}, connections={len(self.ga.connections)})"
 
     def start(self, client: httpx2.AsyncClient) -> None:
         """Begin serving: callbacks go through ``client`` (the app's shared client)."""
@@ -51,6 +55,7 @@ class Emulator:
         """Cancel every timer and delivery and wait for them to finish."""
         for call in self.calls.values():
             await call.timers.close()
+        await self.ga.stop()
         await self.delivery.close()
 
     async def reset(self) -> None:
@@ -59,6 +64,7 @@ class Emulator:
         The signing keys stay: receivers have them cached."""
         await self.stop()
         self.calls.clear()
+        await self.ga.reset()
         self.journal.clear()
         self.repeatability.clear()
         self.faults.reset()

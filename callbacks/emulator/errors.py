@@ -11,6 +11,10 @@
     ├── PayloadTooLarge     413
     └── InjectedFault       429 / 500 / 503 answered on purpose (faults), with Retry-After
 
+The 2021 API answers ``{"code", "message"}``; the GA API ``{"error": {"code", "message"}}``
+(:func:`ga_error_response`) with the service's numeric subcode as the code where one fits
+(``8522`` not found, ``8523`` invalid argument, ``7509`` HMAC validation failed).
+
 Messages never carry a secret: no key, signature, connection string or callback query.
 """
 
@@ -24,12 +28,15 @@ class EmulatorError(Exception):
 
     status = 500
     code = "InternalServerError"
+    ga_code: str | None = None
+    """The GA API's code for this kind of error, unless the raiser gave one."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+            self.ga_code = code
 
     def headers(self) -> dict[str, str]:
         """Extra response headers (Retry-After for throttling)."""
@@ -48,6 +55,7 @@ class BadRequest(EmulatorError):
 
     status = 400
     code = "BadRequest"
+    ga_code = "8523"
 
 
 class Unauthorized(EmulatorError):
@@ -55,6 +63,7 @@ class Unauthorized(EmulatorError):
 
     status = 401
     code = "Unauthorized"
+    ga_code = "7509"
 
 
 class NotFound(EmulatorError):
@@ -62,6 +71,7 @@ class NotFound(EmulatorError):
 
     status = 404
     code = "NotFound"
+    ga_code = "8522"
 
 
 class MethodNotAllowed(EmulatorError):
@@ -69,6 +79,7 @@ class MethodNotAllowed(EmulatorError):
 
     status = 405
     code = "MethodNotAllowed"
+    ga_code = "8520"
 
 
 class Conflict(EmulatorError):
@@ -76,6 +87,7 @@ class Conflict(EmulatorError):
 
     status = 409
     code = "Conflict"
+    ga_code = "8519"
 
 
 class PayloadTooLarge(EmulatorError):
@@ -108,6 +120,15 @@ def error_response(error: EmulatorError) -> JSONResponse:
     """The HTTP answer for ``error``."""
     return JSONResponse(
         {"code": error.code, "message": error.message},
+        status_code=error.status,
+        headers=error.headers(),
+    )
+
+
+def ga_error_response(error: EmulatorError) -> JSONResponse:
+    """The HTTP answer for ``error`` in the GA API's shape."""
+    return JSONResponse(
+        {"error": {"code": error.ga_code or error.code, "message": error.message}},
         status_code=error.status,
         headers=error.headers(),
     )

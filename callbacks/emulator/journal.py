@@ -109,6 +109,10 @@ class CallbackRecord:
     delivered_at: datetime | None = None
     duplicate_of: int | None = None
     held_for: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    """Headers of every attempt besides the content type (Event Grid's ``aeg-event-type``)."""
+    signed: bool = True
+    """Whether each attempt carries a fresh bearer token (Event Grid deliveries do not)."""
 
     @property
     def shown_url(self) -> str:
@@ -161,12 +165,17 @@ class Journal:
         event: dict[str, Any],
         body: bytes,
         duplicate_of: int | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        signed: bool = True,
     ) -> CallbackRecord:
-        """Record a callback about to be queued."""
+        """Record a callback about to be queued (``event`` is the one event the body carries)."""
         at, t = self.now()
-        event_type = str(event.get("eventType", "")).rsplit(".", 1)[-1]
+        # Event Grid's shape names the type eventType, CloudEvents' type
+        event_type = str(event.get("eventType") or event.get("type") or "").rsplit(".", 1)[-1]
         record = CallbackRecord(
-            next(self._seq), at, t, call_id, event_type, event, body, url, duplicate_of=duplicate_of
+            next(self._seq), at, t, call_id, event_type, event, body, url,
+            duplicate_of=duplicate_of, headers=dict(headers or {}), signed=signed,
         )
         self.callbacks.append(record)
         return record

@@ -71,8 +71,12 @@ class Repeatability:
         key: str | None,
         fingerprint: str,
         execute: Callable[[], Awaitable[Response]],
+        render: Callable[[EmulatorError], Response] = error_response,
     ) -> tuple[Response, bool]:
-        """``execute()``'s answer, or the first answer for ``key``; and whether it was a replay."""
+        """``execute()``'s answer, or the first answer for ``key``; and whether it was a replay.
+
+        ``render`` turns an error of the first execution into the answer kept for ``key``.
+        """
         if key is None:
             return await execute(), False
         known = self._answers.get(key)
@@ -92,7 +96,7 @@ class Repeatability:
         try:
             response = await execute()
         except EmulatorError as exc:
-            response = error_response(exc)
+            response = render(exc)
         except BaseException:
             # nothing to replay: forget the id so a retry executes
             self._answers.pop(key, None)

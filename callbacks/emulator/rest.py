@@ -5,37 +5,20 @@ Seed form: ``/calls``, ``/calls/{callId}/Hangup|PlayAudio|CancelMediaProcessing`
 2021 form: the same under ``/calling`` with ``?api-version=2021-04-15-preview1``; create-call
 answers 201 and requires ``source``. Action names match case-insensitively.
 
-Every request goes through one pipeline: added latency, body size limit, HMAC verification,
-api-version, repeatability headers, injected faults (before anything executes), then the
-operation under the repeatability cache. Each request is recorded in the journal.
+Every request goes through :func:`callbacks.emulator.pipeline.serve`; every operation of this
+API honours ``Repeatability-Request-ID``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from callbacks.client.hmac import content_hash
-from callbacks.emulator.emulator import Emulator
-from callbacks.emulator.errors import (
-    BadRequest,
-    ClientGone,
-    EmulatorError,
-    InjectedFault,
-    NotFound,
-    PayloadTooLarge,
-    error_response,
-)
-from callbacks.emulator.journal import RequestRecord
-from callbacks.emulator.repeatability import request_id
+from callbacks.emulator.errors import BadRequest, NotFound
+from callbacks.emulator.pipeline import Exchange, Form, Operation, serve
 from callbacks.emulator.schemas import (
     CancelMediaBody,
     CreateCallBody,
@@ -44,36 +27,8 @@ from callbacks.emulator.schemas import (
     PlayAudioBody,
     parse_body,
 )
-from callbacks.emulator.signature import path_and_query, verify_request
 
-API_VERSIONS = frozenset({"2021-04-15-preview1"})
 ACCEPTED_INFO = {"code": 202, "subcode": 0, "message": "Action is accepted."}
-
-
-class Form(StrEnum):
-    """Which path form a request used."""
-
-    SEED = "seed"
-    SPEC_2021 = "2021"
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One REST request as an operation sees it."""
-
-    emulator: Emulator
-    request: Request
-    body: bytes
-    form: Form
-    record: RequestRecord
-
-    @property
-    def call_id(self) -> str:
-        """The ``{callId}`` path parameter."""
-        return str(self.request.path_params["call_id"])
-
-
-Operation = Callable[[Exchange], Response]
 
 
 def _accepted() -> Response:
@@ -160,73 +115,6 @@ _CALL_ACTIONS: dict[str, tuple[str, Operation]] = {
     "cancelmediaprocessing": ("cancel_media_processing", cancel_media),
     "participants": ("invite_participants", invite),
 }
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"body: larger than {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientGone("body: the caller disconnected before sending it all") from None
-    return b"".join(chunks)
-
-
-def _check_api_version(request: Request, form: Form) -> None:
-    if form is Form.SEED:
-        return
-    version = request.query_params.get("api-version")
-    if not version:
-        raise BadRequest("api-version: query parameter required", code="MissingApiVersionParameter")
-    if version not in API_VERSIONS:
-        supported = ", ".join(sorted(API_VERSIONS))
-        raise BadRequest(
-            f"api-version: {version!r} is not supported; use {supported}",
-            code="UnsupportedApiVersion",
-        )
-
-
-async def serve(request: Request, name: str, operation: Operation, form: Form) -> Response:
-    """Run one REST operation through the whole pipeline and record it."""
-    emulator: Emulator = request.app.state.emulator
-    target = path_and_query(request)
-    record = emulator.journal.request(request.method, target, name, form.value)
-    record.call_id = request.path_params.get("call_id")
-    try:
-        latency = emulator.faults.latency()
-        if latency:
-            await asyncio.sleep(latency)
-        body = await _read_body(request, emulator.config.max_body_bytes)
-        config = emulator.config
-        verify_request(
-            request, body, config.access_key, max_skew=config.max_clock_skew, now=datetime.now(UTC)
-        )
-        _check_api_version(request, form)
-        key = request_id(request.headers)
-        record.repeatability_id = key
-        emulator.faults.check_request()
-        exchange = Exchange(emulator, request, body, form, record)
-
-        async def execute() -> Response:
-            try:
-                return operation(exchange)
-            except EmulatorError as exc:
-                record.error = exc.code
-                raise
-
-        fingerprint = f"{request.method} {request.url.path.lower()} {content_hash(body)}"
-        response, record.replayed = await emulator.repeatability.run(key, fingerprint, execute)
-    except EmulatorError as exc:
-        if isinstance(exc, InjectedFault):
-            record.fault = exc.status
-        record.error = exc.code
-        response = error_response(exc)
-    record.status = response.status_code
-    return response
 
 
 def _endpoints(form: Form) -> list[BaseRoute]:

@@ -11,9 +11,16 @@ A scenario is a JSON or TOML document (see ``docs/emulator.md``)::
     press = [{ tones = "1", after_prompt = 1, delay = 0.2 }]
     hang_up = { during_prompt = 2, delay = 0.5 }
 
+    [[callees]]                 # GA: answers a recognize prompt, declines transfers to it
+    match = "8:acs:resource_agent"
+    answer = "decline"          # true, false (never), "busy" or "decline"
+    recognize = [{ tones = "12#" }, { say = "billing" }, { choice = "Confirm" }, { silent = true }]
+
 A timing names exactly one trigger: ``at`` (seconds after the callee answered), ``after_prompt``
 (the n-th prompt of the call finished, 1-based) or ``during_prompt`` (the n-th prompt started);
-``delay`` adds seconds after the trigger. No I/O except :func:`load_scenario`.
+``delay`` adds seconds after the trigger. ``recognize`` (GA) answers the callee's n-th recognize
+operation with its n-th entry, ``delay`` seconds after the prompt ended; past the list it stays
+silent. No I/O except :func:`load_scenario`.
 """
 
 from __future__ import annotations
@@ -87,16 +94,60 @@ class HangUp(Timing):
     """When a callee hangs up."""
 
 
+Answer = bool | Literal["busy", "decline"]
+"""Whether a callee picks up: true, false (it rings until given up), busy or decline (at once)."""
+
+
+class Reply(BaseModel):
+    """What a callee does at a recognize prompt: press tones, say a phrase, pick a choice or
+    stay silent; ``delay`` seconds after the prompt ended."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tones: list[str] | None = None
+    say: str | None = Field(default=None, min_length=1)
+    choice: str | None = Field(default=None, min_length=1)
+    """The label of one of the recognize request's choices: the callee says its first phrase."""
+    silent: bool = False
+    delay: float = Field(default=0.0, ge=0)
+
+    @field_validator("tones", mode="before")
+    @classmethod
+    def _wire_names(cls, value: Any) -> list[str]:
+        if not isinstance(value, str | list):
+            raise ValueError("tones must be a string like '12#' or a list of tone names")
+        return parse_tones(value)
+
+    @model_validator(mode="after")
+    def _one_reply(self) -> Reply:
+        given = [v for v in (self.tones, self.say, self.choice) if v is not None]
+        if len(given) + self.silent != 1:
+            raise ValueError("give exactly one of 'tones', 'say', 'choice' or 'silent = true'")
+        return self
+
+
 class CalleeScript(BaseModel):
     """How one simulated callee behaves."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     match: str | None = None
-    answer: bool = True
+    answer: Answer = True
     answer_after: float | None = Field(default=None, ge=0)
     press: list[Press] = Field(default_factory=list)
     hang_up: HangUp | None = None
+    recognize: list[Reply] = Field(default_factory=list)
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _answer(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("busy", "decline"):
+            return value.lower()
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError("expected true, false, \"busy\" or \"decline\"")
 
     def matches(self, identifier: Identifier) -> bool:
         """Whether ``match`` names ``identifier`` (raw id, phone number or ACS user id)."""

@@ -23,7 +23,8 @@ CALL_EVENTS = frozenset({"participantsupdated", "dtmfreceived"})
 M = TypeVar("M", bound=BaseModel)
 
 
-def _absolute_url(value: str) -> str:
+def absolute_url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL; ``ValueError`` otherwise."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http(s) URL")
@@ -50,7 +51,7 @@ class CreateCallBody(_Body):
     @field_validator("callback_uri")
     @classmethod
     def _check_callback(cls, value: str) -> str:
-        return _absolute_url(value)
+        return absolute_url(value)
 
     @field_validator("requested_modalities")
     @classmethod
@@ -81,7 +82,7 @@ class PlayAudioBody(_Body):
     @field_validator("audio_file_uri")
     @classmethod
     def _check_uri(cls, value: str) -> str:
-        return _absolute_url(value)
+        return absolute_url(value)
 
 
 class CancelMediaBody(_Body):
@@ -101,7 +102,7 @@ class InviteBody(_Body):
     @field_validator("callback_uri")
     @classmethod
     def _check_callback(cls, value: str | None) -> str | None:
-        return None if value is None else _absolute_url(value)
+        return None if value is None else absolute_url(value)
 
 
 class EmptyBody(_Body):

@@ -3,10 +3,14 @@
 For tests, ``callbacks demo`` and embedding::
 
     async with serve_emulator(config) as running:      # a free port on 127.0.0.1
-        client = CallAutomationClient.from_connection_string(running.connection_string)
+        client = CallAutomationClient(running.url, AzureKeyCredential(running.access_key_b64))
         receiver = ["callbacks", "serve", *running.receiver_flags, ...]   # JWT verification on
         ...
         await asyncio.wait_for(running.emulator.delivery.wait_idle(), 5)
+
+With ``tls=True`` it serves HTTPS with certificates made at start (:mod:`.tls`); ``ca_file``
+names the CA certificate clients must trust, and ``connection_string`` works with
+``CallAutomationClient.from_connection_string`` (which always speaks https).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import asyncio
 import base64
 import contextlib
 import socket
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx2
 import uvicorn
@@ -25,6 +31,7 @@ from callbacks.emulator.app import create_emulator, emulator_of
 from callbacks.emulator.config import EmulatorConfig
 from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.signing import receiver_flags
+from callbacks.emulator.tls import Certificates, make_certificates
 from callbacks.emulator.tokens import JWKS_PATH, TokenIssuer
 
 
@@ -35,12 +42,18 @@ class RunningEmulator:
     url: str
     emulator: Emulator
     access_key: bytes = field(repr=False)
+    ca_file: Path | None = None
+    """The CA certificate to trust when serving HTTPS (``tls=True``), else None."""
+
+    @property
+    def access_key_b64(self) -> str:
+        """The access key as a connection string carries it (base64)."""
+        return base64.b64encode(self.access_key).decode("ascii")
 
     @property
     def connection_string(self) -> str:
         """``endpoint=<url>;accesskey=<base64 key>``, ready for a REST client."""
-        key = base64.b64encode(self.access_key).decode("ascii")
-        return f"endpoint={self.url};accesskey={key}"
+        return f"endpoint={self.url};accesskey={self.access_key_b64}"
 
     @property
     def jwks_url(self) -> str:
@@ -80,17 +93,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket, host: str) -> str:
+def url_of(sock: socket.socket, host: str, scheme: str = "http") -> str:
     """``http://host:port`` for a bound socket (a wildcard host shown as loopback)."""
     port = sock.getsockname()[1]
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 def uvicorn_config(
-    app: object, log_level: str = "warning", *, access_log: bool = False
+    app: object,
+    log_level: str = "warning",
+    *,
+    access_log: bool = False,
+    tls: Certificates | None = None,
 ) -> uvicorn.Config:
     """uvicorn settings shared by the CLI and :func:`serve_emulator`."""
     return uvicorn.Config(
@@ -100,14 +117,19 @@ def uvicorn_config(
         ws="none",
         access_log=access_log,
         timeout_graceful_shutdown=2,
+        ssl_certfile=str(tls.cert_file) if tls else None,
+        ssl_keyfile=str(tls.key_file) if tls else None,
     )
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi(app: object, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve any ASGI ``app`` under uvicorn until the block exits; yields its base URL."""
+async def serve_asgi(
+    app: object, *, host: str = "127.0.0.1", port: int = 0, tls: Certificates | None = None
+) -> AsyncIterator[str]:
+    """Serve any ASGI ``app`` under uvicorn until the block exits; yields its base URL
+    (https when ``tls`` gives certificates)."""
     sock = bind_socket(host, port)
-    server = uvicorn.Server(uvicorn_config(app))
+    server = uvicorn.Server(uvicorn_config(app, tls=tls))
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -115,7 +137,7 @@ async def serve_asgi(app: object, *, host: str = "127.0.0.1", port: int = 0) -> 
                 await task
                 raise RuntimeError("the server stopped while starting")
             await asyncio.sleep(0.005)
-        yield url_of(sock, host)
+        yield url_of(sock, host, "https" if tls else "http")
     finally:
         server.should_exit = True
         try:
@@ -132,8 +154,16 @@ async def serve_emulator(
     port: int = 0,
     callback_transport: httpx2.AsyncBaseTransport | None = None,
     tokens: TokenIssuer | None = None,
+    tls: bool = False,
 ) -> AsyncIterator[RunningEmulator]:
     """Serve an emulator until the block exits; yields its URL and state."""
     app = create_emulator(config, callback_transport=callback_transport, tokens=tokens)
-    async with serve_asgi(app, host=host, port=port) as url:
-        yield RunningEmulator(url, emulator_of(app), config.access_key)
+    with tempfile.TemporaryDirectory(prefix="callbacks-emulator-") as directory:
+        certificates = make_certificates(Path(directory), host=host) if tls else None
+        async with serve_asgi(app, host=host, port=port, tls=certificates) as url:
+            yield RunningEmulator(
+                url,
+                emulator_of(app),
+                config.access_key,
+                certificates.ca_file if certificates else None,
+            )

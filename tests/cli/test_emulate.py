@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -211,3 +212,49 @@ async def test_a_given_key_is_not_printed() -> None:
             await process.communicate()
     assert not any(KEY_B64 in line for line in banner)
     assert banner[1].endswith(";accesskey=<your --access-key>")
+
+
+def test_the_ga_options_become_the_configuration() -> None:
+    url = "http://127.0.0.1:8080/api/incomingCall?secret=abc"
+    config, _ = config_from_args(parse("--timeout-scale", "0.1", "--incoming-url", url))
+    assert (config.timeout_scale, config.incoming_url) == (0.1, url)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--timeout-scale", "0"], "--timeout-scale: expected a positive factor"),
+        (["--incoming-url", "ftp://x/?secret=zz9"], "--incoming-url: expected an absolute"),
+        (["--ca-file", "/no/such/dir/ca.pem"], "--ca-file: no directory /no/such/dir"),
+    ],
+)
+def test_bad_ga_options_exit_2_without_repeating_the_url(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(parse(*argv)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "zz9" not in err
+
+
+async def test_tls_serves_https_and_prints_the_ca_and_the_variables(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    url = "http://127.0.0.1:9/api/incomingCall?secret=zz9"
+    process = await start_cli("--port", "0", "--tls", "--ca-file", str(ca_file),
+                              "--incoming-url", url)
+    try:
+        banner = await read_banner(process)
+        assert banner[0].startswith("Call Automation emulator listening on https://127.0.0.1:")
+        endpoint, _ = parse_connection_string(banner[2].removeprefix("  connection string: "))
+        assert banner[2].startswith(f"  connection string: endpoint={endpoint}/;accesskey=")
+        text = "\n".join(banner)
+        assert f"their CA is in {ca_file}" in text
+        assert f"export REQUESTS_CA_BUNDLE={ca_file} SSL_CERT_FILE={ca_file}" in text
+        assert "secret=***" in text and "zz9" not in text
+        verify = ssl.create_default_context(cafile=str(ca_file))
+        async with httpx2.AsyncClient(verify=verify) as client:
+            assert (await client.get(f"{endpoint}/emulator/healthz")).json()["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            _, err = await process.communicate()
+    assert process.returncode == 0, err.decode()

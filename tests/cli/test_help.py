@@ -47,7 +47,8 @@ def test_the_walk_reaches_every_command() -> None:
     names = {name for name, _ in ALL}
     assert {"callbacks serve", "callbacks events list", "callbacks events prune",
             "callbacks replay", "callbacks emulate", "callbacks flows",
-            "callbacks call reminder", "callbacks plugins", "callbacks demo"} <= names
+            "callbacks call reminder", "callbacks plugins", "callbacks demo",
+            "callbacks ring"} <= names
 
 
 @pytest.mark.parametrize(("name", "parser"), ALL, ids=[name for name, _ in ALL])
@@ -77,13 +78,15 @@ def test_every_serve_option_is_a_config_field_and_back() -> None:
 
 @pytest.mark.parametrize("command", [
     ["serve"], ["replay"], ["events", "list"], ["flows"], ["emulate"], ["call", "reminder"],
+    ["ring"],
 ])
 def test_help_never_shows_a_value_from_the_environment(
     command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for variable in ("SECRET", "STORE", "CONNECTION_STRING", "CALLBACK_URL", "API_KEY",
                      "JWT_AUDIENCE", "REPLAY_SECRET", "EMULATOR_ACCESS_KEY", "HANDLERS",
-                     "CONFIG", "PORT"):
+                     "CONFIG", "PORT", "EMULATOR_URL", "EMULATOR_CA_FILE",
+                     "EMULATOR_INCOMING_URL"):
         monkeypatch.setenv(f"CALLBACKS_{variable}", SENTINEL)
     with pytest.raises(SystemExit) as exit_:
         main([*command, "--help"])
