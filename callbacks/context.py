@@ -16,8 +16,9 @@ and a re-run answers them from there (:mod:`callbacks.client.pipeline`).
 
 ``ctx.call`` follows the event: a GA or callingserver event's call is addressed in GA (the
 configured version, or the default one when a 2021 form is configured), a 2021 event's in the
-configured 2021 form (or ``2021-overview`` when a GA version is configured). ``ctx.client``
-places new calls in the configured version.
+configured 2021 form (or ``2021-overview`` when a GA version is configured), and the call of an
+event of a type this version does not know in the configured version. ``ctx.client`` places
+new calls in the configured version.
 
 A context is cheap to build: the client view, the bound call and the logger are made on first
 use, and every view shares the one connection pool of the process's client.
@@ -37,6 +38,7 @@ from callbacks.client.pipeline import RequestJournal
 from callbacks.client.preview import CallLegConnection
 from callbacks.client.versions import DEFAULT, OVERVIEW_2021, is_ga
 from callbacks.events.base import Dialect, Event
+from callbacks.events.types import UnknownEvent
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -97,9 +99,12 @@ class NoClientError(RuntimeError):
     """``ctx.client`` or ``ctx.call`` was used where no REST client is configured."""
 
 
-def call_version(configured: str, dialect: Dialect) -> str:
-    """The API version that addresses a call whose event came in ``dialect``."""
-    if dialect is Dialect.PREVIEW_2021:
+def call_version(configured: str, event: Event) -> str:
+    """The API version that addresses ``event``'s call: its dialect's, or the configured one
+    for an event of a type this version does not know."""
+    if isinstance(event, UnknownEvent):
+        return configured
+    if event.dialect is Dialect.PREVIEW_2021:
         return OVERVIEW_2021 if is_ga(configured) else configured
     return configured if is_ga(configured) else DEFAULT
 
@@ -227,7 +232,7 @@ class Context:
                     "call; use ctx.client (e.g. ctx.client.answer_call) instead"
                 )
             client = self.client
-            version = call_version(client.api_version, self.event.dialect)
+            version = call_version(client.api_version, self.event)
             if version != client.api_version:
                 client = client.with_api_version(version)
             self._call = client.get_call_connection(call_id)

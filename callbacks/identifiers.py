@@ -83,7 +83,8 @@ def _normalise(value: Any) -> dict[str, Any]:
     if isinstance(value, Identifier):
         return value.model_dump()
     if isinstance(value, str):
-        value = {"rawId": value}
+        # A bare phone number is a phone identifier, whose raw id is "4:" and the number.
+        value = {"phoneNumber": {"value": value}} if value.startswith("+") else {"rawId": value}
     if not isinstance(value, dict):
         raise ValueError("an identifier must be an object or a raw id string")
     if {"raw_id", "kind"} <= value.keys():  # already in our own shape

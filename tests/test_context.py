@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import httpx2
 import pytest
 
+from callbacks import CallConnection, CallLegConnection, FileSource
 from callbacks.client.automation import CallAutomationClient
 from callbacks.context import (
     Context,
@@ -23,6 +24,7 @@ from callbacks.context import (
 from callbacks.events import Event, parse_events
 from callbacks.routing import Route, Router
 from callbacks.testing import InProcessIntake
+from tests.support.log_bodies import ga_events
 from tests.support.samples import sample_bytes, sample_json
 
 KEY = base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
@@ -234,3 +236,69 @@ async def test_without_a_client_observers_run_and_actors_get_a_clear_error() -> 
         _ = ctx.call
     with pytest.raises(NoClientError, match=r"test_context\.confirm"):
         _ = ctx.client
+
+
+@pytest.mark.parametrize(
+    ("configured", "dialect", "call_class", "path", "version"),
+    [
+        # a GA event's call is addressed in GA: the configured version, or the default one
+        ("2024-09-15", "ga", CallConnection, "/calling/callConnections/c:play", "2024-09-15"),
+        ("2021-overview", "ga", CallConnection, "/calling/callConnections/c:play",
+         "2026-03-12"),
+        # a callingserver event's call is a GA call connection too
+        ("2021-04-15-preview1", "callingserver", CallConnection,
+         "/calling/callConnections/c:play", "2026-03-12"),
+        # a 2021 event's call is addressed in 2021: the configured form, or the seed's
+        ("2026-03-12", "preview2021", CallLegConnection, "/calls/c/PlayAudio", None),
+        ("2021-04-15-preview1", "preview2021", CallLegConnection, "/calling/calls/c/PlayAudio",
+         "2021-04-15-preview1"),
+    ],
+)
+async def test_ctx_call_follows_the_event(
+    configured: str, dialect: str, call_class: type, path: str, version: str | None
+) -> None:
+    recorder = Recorder()
+    client = CallAutomationClient("http://127.0.0.1:8123", KEY, api_version=configured,
+                                  transport=httpx2.MockTransport(recorder))
+    event = {
+        "ga": lambda: ga_events("c", 1)[0],
+        "callingserver": lambda: parse_events(json.dumps({
+            "id": "cs-1", "source": "calling/callConnections/c", "specversion": "1.0",
+            "type": "Microsoft.Communication.PlayAudioResult",
+            "data": {"callConnectionId": "c", "operationContext": "x", "status": "completed"},
+        }).encode())[0],
+        "preview2021": lambda: parse_events(json.dumps({
+            "id": None, "subject": "callLeg/c/playAudio",
+            "eventType": "Microsoft.Communication.PlayAudioResult",
+            "eventTime": "2021-05-05T20:31:00Z",
+            "data": {"CallLegId": "c", "Status": "completed"},
+        }).encode())[0],
+    }[dialect]()
+    ctx = Context(event, client, handler="m.h")
+    async with client:
+        assert isinstance(ctx.call, call_class)
+        await ctx.call.play_media(FileSource("https://a/b.wav"))
+    [request] = recorder.requests
+    assert request.url.path == path
+    assert request.url.params.get("api-version") == version
+    # new calls are placed in the configured version
+    assert ctx.client.api_version == configured
+
+
+async def test_the_call_of_an_event_this_version_does_not_know_uses_the_configured_version(
+) -> None:
+    recorder = Recorder()
+    client = CallAutomationClient("http://127.0.0.1:8123", KEY, api_version="2021-overview",
+                                  transport=httpx2.MockTransport(recorder))
+    [event] = parse_events(json.dumps({
+        "id": "t-1", "source": "calling/callConnections/c", "specversion": "1.0",
+        "type": "Contoso.Test.Tick", "data": {"callConnectionId": "c"},
+    }).encode())
+    ctx = Context(event, client, handler="m.h")
+    assert isinstance(ctx.call, CallLegConnection) and ctx.call.api_version == "2021-overview"
+
+
+async def test_without_a_client_the_error_names_the_missing_setting() -> None:
+    ctx = Context(ga_events("c", 1)[0], None, handler="m.h")
+    with pytest.raises(NoClientError, match="--connection-string or CALLBACKS_CONNECTION_STRING"):
+        _ = ctx.call

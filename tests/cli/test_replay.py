@@ -46,7 +46,8 @@ def test_a_json_array_file_is_replayed_in_order_without_a_log(
     assert code == 0, err
     assert ids(lines) == ["a/1", "a/2", "a/3"]
     assert [line["event"]["origin"] for line in lines[:-1]] == ["line 1"] * 3
-    assert [line["requests"][0]["path"] for line in lines[:-1]] == ["/calls/a/PlayAudio"] * 3
+    play = "/calling/callConnections/a:play?api-version=2026-03-12"
+    assert [line["requests"][0]["path"] for line in lines[:-1]] == [play] * 3
     assert lines[-1]["summary"]["recorded"] == 0
     assert not (tmp_path / "callbacks.db").exists()  # no log was created to record in
 

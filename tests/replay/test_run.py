@@ -99,7 +99,8 @@ def test_a_dry_run_from_a_postgres_log(capsys: pytest.CaptureFixture[str]) -> No
             assert code == 0
             async with open_store(url) as store:
                 replays = await store.replay_outcomes("a/2")
-            assert len(replays) == 1 and replays[0].requests[0].path == "/calls/a/PlayAudio"
+            play = "/calling/callConnections/a:play?api-version=2026-03-12"
+            assert len(replays) == 1 and replays[0].requests[0].path == play
 
     asyncio.run(scenario())
     out = capsys.readouterr().out

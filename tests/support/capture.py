@@ -134,7 +134,7 @@ def capture_server() -> Iterator[tuple[str, list[Captured]]]:
     """A running capture server: its base URL and the list its requests go to."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.captured = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server.captured
