@@ -38,7 +38,13 @@ from callbacks.errors import ConfigError
 from callbacks.flows.state import checked_callback_url
 from callbacks.plugins.loader import LoadedPlugins, load_enabled
 from callbacks.server.app import create_app
-from callbacks.server.auth import AllOf, Authenticator, NoAuthenticator, SecretAuthenticator
+from callbacks.server.auth import (
+    AllOf,
+    Authenticator,
+    EventGridAware,
+    NoAuthenticator,
+    SecretAuthenticator,
+)
 from callbacks.server.flows import FlowStarter
 from callbacks.server.intake import Intake
 from callbacks.server.jwt import JwksCache, JwtAuthenticator
@@ -81,19 +87,26 @@ def serve_callback_url(
 
 
 def authenticator(config: ServeConfig) -> Authenticator:
+    """How the endpoint authenticates: as ``--auth`` says, and Event Grid deliveries (which
+    never carry the Call Automation JWT) by the query secret in every mode."""
     if config.auth == "none":
         return NoAuthenticator()
-    chosen: list[Authenticator] = []
-    if config.auth.startswith("jwt"):
-        assert config.jwt_audience is not None
-        jwks = JwksCache(config.jwks_url)
-        chosen.append(
-            JwtAuthenticator(jwks, issuer=config.jwt_issuer, audience=config.jwt_audience)
-        )
-    if config.auth.endswith("secret"):
-        assert config.secret is not None
-        chosen.append(SecretAuthenticator(config.secret))
-    return chosen[0] if len(chosen) == 1 else AllOf(*chosen)
+    secret = SecretAuthenticator(config.secret) if config.secret else None
+    if config.auth == "secret":
+        assert secret is not None
+        return secret
+    assert config.jwt_audience is not None
+    jwt = JwtAuthenticator(
+        JwksCache(config.jwks_url), issuer=config.jwt_issuer, audience=config.jwt_audience
+    )
+    if config.auth == "jwt+secret":
+        assert secret is not None
+        return EventGridAware(AllOf(jwt, secret), secret)
+    if secret is None:
+        log.warning("--auth jwt without --secret: Event Grid deliveries (incoming calls) carry "
+                    "no JWT and will be refused; give the receiver a --secret and put it in the "
+                    "Event Grid subscription's URL")
+    return EventGridAware(jwt, secret)
 
 
 def rest_client(config: ServeConfig, metrics: Metrics) -> CallAutomationClient | None:

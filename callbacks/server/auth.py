@@ -4,6 +4,11 @@ Modes, chosen by configuration: ``secret`` (a shared secret in the callbackUri's
 default), ``jwt`` (the service's bearer token, see :mod:`callbacks.server.jwt`), ``jwt+secret``
 (both) and ``none`` (explicit). Every failure raises :class:`AuthError`, which the endpoint
 answers with 401 ``{"code", "message"}``; messages never echo what the caller sent.
+
+Event Grid deliveries (incoming calls, recording files: every request Event Grid sends carries
+the ``aeg-event-type`` header) never carry the Call Automation JWT: Event Grid authenticates a
+webhook by a secret in its URL. :class:`EventGridAware` therefore authenticates them by the
+query secret in every mode, and everything else as the mode says.
 """
 
 from __future__ import annotations
@@ -95,3 +100,41 @@ class AllOf:
         """Stop each."""
         for authenticator in self._authenticators:
             await authenticator.stop()
+
+
+EVENT_GRID_HEADER = "aeg-event-type"
+"""Sent by Event Grid on every delivery (``Notification``, ``SubscriptionValidation``)."""
+
+
+class EventGridAware:
+    """Event Grid deliveries by the query secret; every other request by ``callbacks``."""
+
+    def __init__(self, callbacks: Authenticator, event_grid: Authenticator | None) -> None:
+        """``event_grid`` is None when no secret is configured: Event Grid is then refused."""
+        self._callbacks = callbacks
+        self._event_grid = event_grid
+
+    async def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """Pick the check by who sends the request."""
+        if headers.get(EVENT_GRID_HEADER) is None:
+            await self._callbacks.authenticate(headers, query)
+        elif self._event_grid is None:
+            raise AuthError(
+                "secret_required",
+                "Event Grid deliveries are authenticated by the ?secret= of their URL, and this "
+                "receiver has no callback secret configured",
+            )
+        else:
+            await self._event_grid.authenticate(headers, query)
+
+    async def start(self) -> None:
+        """Start both."""
+        await self._callbacks.start()
+        if self._event_grid is not None:
+            await self._event_grid.start()
+
+    async def stop(self) -> None:
+        """Stop both."""
+        await self._callbacks.stop()
+        if self._event_grid is not None:
+            await self._event_grid.stop()
