@@ -170,6 +170,10 @@ def build_app(config: ServeConfig) -> Starlette:
     callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
     metrics = Metrics()
     client = rest_client(config, metrics)
+    if client is None and plugins.plugins:
+        log.warning("no connection string: handlers can read events, but one that uses ctx.call "
+                    "or ctx.client fails its event (give --connection-string or "
+                    "CALLBACKS_CONNECTION_STRING)")
     check_log(config)  # after the plugins loaded: a bad one must not leave a log behind
     intake: Intake
     mode, reason = config.dispatch_mode()

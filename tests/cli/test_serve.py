@@ -92,6 +92,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["serve", "--auth", "none", "--dispatch", "process", "--concurrency", "0"], {},
          "would run no handlers"),
         (["serve", "--auth", "none", "--dispatch", "thread"], {}, "--dispatch must be one of"),
+        (["serve", "--auth", "none", "--api-version", "2022-01-01"], {},
+         "--api-version must be one of 2023-03-06, "),
+        (["serve", "--auth", "none"], {"CALLBACKS_API_VERSION": "2022-01-01"},
+         "CALLBACKS_API_VERSION must be one of 2023-03-06, "),
         (["serve", "--auth", "none"], {"CALLBACKS_CONCURRENCY": "-1"},
          "CALLBACKS_CONCURRENCY: must be 0 or a positive integer, not '-1'"),
         (["serve", "--auth", "none", "--connection-string", "endpoint=x;accesskey=c2VjcmV0"], {},
@@ -129,6 +133,25 @@ def test_auth_none_warns_at_start(tmp_path: Path) -> None:
         output = stop(process)
     assert "authentication is OFF" in output
     assert process.returncode == 0
+
+
+def test_handlers_without_a_connection_string_are_warned_about_once_and_api_style_too(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    process = start_cli(
+        "serve", "--port", str(port), "--auth", "none", "--handlers", PLUGIN,
+        "--store", f"sqlite:///{tmp_path / 'log.db'}", "--api-style", "2021",
+        env={"CALLBACKS_CONNECTION_STRING": ""},
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/healthz", process)
+    finally:
+        output = stop(process)
+    assert output.count("no connection string: handlers can read events") == 1
+    assert output.count(
+        "callbacks: --api-style is deprecated: use --api-version 2021-04-15-preview1"
+    ) == 1
 
 
 def test_a_module_in_the_current_directory_loads_without_pythonpath(tmp_path: Path) -> None:
