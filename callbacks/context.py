@@ -218,6 +218,8 @@ class Context:
                 client = client.with_journal(
                     self._journals(self.event, self.handler, self.attempt)
                 )
+            if self.callback_url is not None:
+                client = client.with_callback_url(self.callback_url)
             self._client = client
         return self._client
 

@@ -49,6 +49,8 @@ class Recorder:
             return httpx2.Response(202, json={"id": "op", "status": "running"})
         if request.url.path.endswith("/calls"):
             return httpx2.Response(200, json={"callLegId": "new-leg"})
+        if request.url.path.endswith(":answer"):
+            return httpx2.Response(200, json={"callConnectionId": "answered"})
         return httpx2.Response(202)
 
     def take(self) -> list[tuple[str, str, str | None]]:
@@ -302,3 +304,21 @@ async def test_without_a_client_the_error_names_the_missing_setting() -> None:
     ctx = Context(ga_events("c", 1)[0], None, handler="m.h")
     with pytest.raises(NoClientError, match="--connection-string or CALLBACKS_CONNECTION_STRING"):
         _ = ctx.call
+
+
+async def test_calls_a_handler_places_or_answers_default_to_the_services_callback_url() -> None:
+    recorder = Recorder()
+    client = CallAutomationClient("http://127.0.0.1:8123", KEY,
+                                  transport=httpx2.MockTransport(recorder))
+    (incoming,) = parse_events(sample_bytes("eventgrid", "IncomingCall"))
+    ctx = Context(incoming, client, handler="m.h", callback_url="https://me/api/callbacks?secret=s")
+    bare = Context(incoming, client, handler="m.h")
+    async with client:
+        await ctx.client.answer_call("ctx-1")
+        await ctx.client.answer_call("ctx-2", "https://other/api/callbacks")
+        with pytest.raises(ValueError, match="no callback_url given"):
+            await bare.client.answer_call("ctx-3")
+    bodies = [json.loads(r.content) for r in recorder.requests]
+    assert [b["callbackUri"] for b in bodies] == [
+        "https://me/api/callbacks?secret=s", "https://other/api/callbacks"
+    ]

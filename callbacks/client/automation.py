@@ -117,6 +117,18 @@ class CallAutomationClient:
         """A view recording its requests in ``journal`` (see :mod:`callbacks.client.pipeline`)."""
         return self._with(self._pipeline.with_journal(journal))
 
+    def with_callback_url(self, callback_url: str | None) -> Self:
+        """A view whose ``create_call``, ``answer_call`` and ``connect_call`` use
+        ``callback_url`` when not given one."""
+        return self._with(self._pipeline.with_callback_url(callback_url))
+
+    def _callback(self, given: str | None) -> str:
+        url = given or self._pipeline.callback_url
+        if not url:
+            raise ValueError("no callback_url given, and none configured for this client "
+                             "(the service's --callback-url)")
+        return url
+
     def with_api_version(self, api_version: str) -> Self:
         """A view speaking ``api_version``."""
         return self._with(self._pipeline.with_version(api_version))
@@ -148,7 +160,7 @@ class CallAutomationClient:
     async def create_call(
         self,
         target_participant: Identifier | str | Sequence[Identifier | str],
-        callback_url: str,
+        callback_url: str | None = None,
         *,
         source_caller_id_number: Identifier | str | None = None,
         source_display_name: str | None = None,
@@ -170,6 +182,7 @@ class CallAutomationClient:
         )
         if not targets:
             raise ValueError("create_call needs at least one target")
+        callback_url = self._callback(callback_url)
         if not is_ga(self.api_version):
             if source is None:
                 raise ValueError("the 2021 API needs the calling identity: pass source=...")
@@ -200,7 +213,7 @@ class CallAutomationClient:
     async def create_group_call(
         self,
         target_participants: Sequence[Identifier | str],
-        callback_url: str,
+        callback_url: str | None = None,
         **kwargs: Any,
     ) -> CallConnectionProperties:
         """:meth:`create_call` to several targets (the SDK's earlier name)."""
@@ -209,7 +222,7 @@ class CallAutomationClient:
     async def answer_call(
         self,
         incoming_call_context: str,
-        callback_url: str,
+        callback_url: str | None = None,
         *,
         cognitive_services_endpoint: str | None = None,
         operation_context: str | None = None,
@@ -218,7 +231,7 @@ class CallAutomationClient:
         self._ga_only("answer_call")
         body = _compact({
             "incomingCallContext": incoming_call_context,
-            "callbackUri": callback_url,
+            "callbackUri": self._callback(callback_url),
             "operationContext": operation_context,
             "callIntelligenceOptions": _intelligence(cognitive_services_endpoint),
         })
@@ -249,7 +262,7 @@ class CallAutomationClient:
 
     async def connect_call(
         self,
-        callback_url: str,
+        callback_url: str | None = None,
         *,
         server_call_id: str | None = None,
         group_call_id: str | None = None,
@@ -261,7 +274,7 @@ class CallAutomationClient:
         self._ga_only("connect_call")
         body = _compact({
             "callLocator": _locator(server_call_id, group_call_id, room_id),
-            "callbackUri": callback_url,
+            "callbackUri": self._callback(callback_url),
             "operationContext": operation_context,
             "callIntelligenceOptions": _intelligence(cognitive_services_endpoint),
         })

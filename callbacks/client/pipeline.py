@@ -170,8 +170,8 @@ class RequestJournal(Protocol):
 class Pipeline:
     """Sends the client's requests: one connection pool, shared by cheap views."""
 
-    __slots__ = ("clock", "endpoint", "first_sent", "http", "ids", "journal", "owner", "retry",
-                 "version")
+    __slots__ = ("callback_url", "clock", "endpoint", "first_sent", "http", "ids", "journal",
+                 "owner", "retry", "version")
 
     def __init__(
         self,
@@ -199,6 +199,7 @@ class Pipeline:
         self.ids: RequestIds = random_request_id
         self.first_sent: Callable[[], datetime] | None = None
         self.journal: RequestJournal | None = None
+        self.callback_url: str | None = None
         self.owner = True
 
     def _view(self, **changes: Any) -> Pipeline:
@@ -218,6 +219,10 @@ class Pipeline:
     def with_journal(self, journal: RequestJournal | None) -> Pipeline:
         """A view recording its requests in ``journal`` and answering completed ones from it."""
         return self._view(journal=journal)
+
+    def with_callback_url(self, url: str | None) -> Pipeline:
+        """A view whose new calls post their events to ``url`` unless told otherwise."""
+        return self._view(callback_url=url)
 
     def with_version(self, api_version: str) -> Pipeline:
         """A view speaking ``api_version``."""
