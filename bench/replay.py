@@ -4,7 +4,7 @@
 
 Builds two SQLite logs (``--small`` and ``--events`` GA ``PlayCompleted`` events over 1 000
 calls, appended in batches of 5 000), then runs the real ``callbacks replay --dry-run --quiet
---json`` on each with this module's ``router`` (one ``ctx.call.play_audio`` per event, so one
+--json`` on each with this module's ``router`` (one ``ctx.call.play_media`` per event, so one
 recorded REST call). Reported per log: events/s as the replay measures it (source read, parse,
 handler, dry-run client, results recorded in the log), the wall and CPU time of the whole
 command (process start and imports included), and its peak RSS (``/usr/bin/time``). Flat memory
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from callbacks import Router  # noqa: E402 - after the path set-up, for `python bench/replay.py`
+from callbacks import FileSource, Router  # noqa: E402 - after the path set-up, for `python bench/replay.py`
 from callbacks.context import Context  # noqa: E402
 from callbacks.events import Event, parse_events  # noqa: E402
 from callbacks.store import open_store  # noqa: E402
@@ -42,7 +42,9 @@ PLUGIN = "bench.replay:router"
 @router.on("PlayCompleted")
 async def play_again(event: Event, ctx: Context) -> None:
     """One REST call per event: play a prompt on the event's call."""
-    await ctx.call.play_audio("https://example.com/prompt.wav", operation_context="bench")
+    await ctx.call.play_media(
+        FileSource("https://example.com/prompt.wav"), operation_context="bench"
+    )
 
 
 def _element(n: int) -> str:
