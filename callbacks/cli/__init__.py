@@ -23,12 +23,23 @@ def _subcommands() -> list[Callable[[Any], None]]:
     ]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("acs-callbacks")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, every subcommand included."""
     parser = argparse.ArgumentParser(
         prog="callbacks",
         description="Receive, log and route Call Automation callback events.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the installed version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_parser in _subcommands():
         add_parser(subparsers)
