@@ -100,6 +100,11 @@ class ServeConfig:
         "--max-attempts", "runs of a failing handler before its event is dead",
         convert=positive_int, default=5,
     )
+    handler_timeout: float = _option(
+        "--handler-timeout", "seconds a handler run may take; one still running then fails "
+        "with TimeoutError and is retried like any failure", convert=positive_seconds,
+        default=300.0,
+    )
     lease: float = _option(
         "--lease", "seconds a replica's claim on a call lasts unless renewed; a dead replica's "
         "calls are taken over after it", convert=positive_seconds, default=30.0,

@@ -136,6 +136,7 @@ def build_dispatcher(
         DispatchConfig(
             concurrency=config.concurrency if concurrency is None else concurrency,
             max_attempts=config.max_attempts,
+            handler_timeout=config.handler_timeout,
             lease=config.lease,
         ),
         owner=config.replica_name,
