@@ -274,7 +274,8 @@ FILTERS: tuple[Option, ...] = (
     Option("--since", "received at or after: ISO date/time or an age (2h)", convert=moment,
            env=None),
     Option("--until", "received before: ISO date/time or an age (2h)", convert=moment, env=None),
-    Option("--operation-context", "only this operationContext", env=None),
+    Option("--operation-context", "only this operationContext, or those a glob matches "
+           "(reminder:*) as the router does", env=None),
     Option("--id", "only this event id", env=None),
 )
 """The event filters of ``events list``, ``events export`` and ``replay``."""

@@ -176,7 +176,10 @@ class EventFilter:
     until: datetime | None = None
     """Received before (naive datetimes are UTC)."""
     operation_context: str | None = None
+    """Exact, or a glob (``reminder:*``) as the router matches it (:mod:`.patterns`)."""
     id: str | None = None
+    id_prefix: str | None = None
+    """Only events whose identity starts with this."""
     after_seq: int | None = None
     """Only events logged after this position (resume a listing)."""
 
