@@ -26,11 +26,12 @@ if TYPE_CHECKING:
         ServerError,
         Throttled,
         Unauthorized,
+        call_gone,
     )
     from callbacks.client.models import CreateCallResult, MediaOperationResponse
     from callbacks.client.retry import RetryPolicy
     from callbacks.context import Context, NoCallError, NoClientError, NoHistoryError
-    from callbacks.errors import ConfigError
+    from callbacks.errors import ConfigError, PermanentError
     from callbacks.events.base import Event
     from callbacks.events.parse import EventParseError, parse_events
     from callbacks.events.types import UnknownEvent
@@ -108,6 +109,7 @@ _HOMES = {
     "NoCallError": "callbacks.context",
     "NoClientError": "callbacks.context",
     "NoHistoryError": "callbacks.context",
+    "PermanentError": "callbacks.errors",
     "PluginError": "callbacks.plugins.loader",
     "StoreError": "callbacks.store",
     "CallAutomationError": "callbacks.client.errors",
@@ -119,6 +121,7 @@ _HOMES = {
     "ServerError": "callbacks.client.errors",
     "NoResponse": "callbacks.client.errors",
     "InvalidResponse": "callbacks.client.errors",
+    "call_gone": "callbacks.client.errors",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by concept, sorted within each group
@@ -172,11 +175,13 @@ __all__ = [  # noqa: RUF022 - grouped by concept, sorted within each group
     "NoClientError",
     "NoHistoryError",
     "NoResponse",
+    "PermanentError",
     "PluginError",
     "ServerError",
     "StoreError",
     "Throttled",
     "Unauthorized",
+    "call_gone",
 ]
 
 

@@ -18,3 +18,12 @@ class ConfigError(Exception):
     def __init__(self, message: str, *, command: str | None = None) -> None:
         super().__init__(message)
         self.command = command
+
+
+class PermanentError(Exception):
+    """Raised by a handler: it failed for good, so it is not run again on this event.
+
+    The dispatcher records the failure and retries no more: once none of the event's other
+    handlers is still failing, the event is ``dead`` at once (``callbacks events retry`` runs
+    it again). The message is recorded as the outcome's error; the cause, if any, is not.
+    """
