@@ -28,6 +28,7 @@ from callbacks.options import (
     STORE,
     Option,
     count,
+    http_url,
     log_level,
     port,
     positive_int,
@@ -78,7 +79,8 @@ class ServeConfig:
     )
     secret: str | None = setting(Option("--secret", "the ?secret= of the callbackUri"),
                                  secret=True)
-    jwks_url: str = _option("--jwks-url", "keys of the callback JWTs", default=DEFAULT_JWKS_URL)
+    jwks_url: str = _option("--jwks-url", "keys of the callback JWTs", convert=http_url,
+                            default=DEFAULT_JWKS_URL)
     jwt_issuer: str = _option("--jwt-issuer", "expected iss of callback JWTs",
                               default=DEFAULT_ISSUER)
     jwt_audience: str | None = _option(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from callbacks.errors import ConfigError
 from callbacks.store import open_store
@@ -186,6 +187,20 @@ def positive_seconds(value: str) -> float:
 def port(value: str) -> int:
     """A TCP port number (0: any free port)."""
     return int(_checked(value, int, "a port number (0 to 65535)", lambda n: 0 <= n <= 65535))
+
+
+def http_url(value: str) -> str:
+    """An absolute http(s) URL with a host."""
+    try:
+        parsed = urlsplit(value)
+        host = parsed.hostname
+    except ValueError:
+        host = None
+    if not host or parsed.scheme not in ("http", "https") or not value.isprintable() or any(
+        c.isspace() for c in value
+    ):
+        raise ValueError(f"must be an absolute http(s) URL, not {value!r}")
+    return value
 
 
 def name_list(value: str) -> list[str]:

@@ -22,6 +22,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import NamedTuple
 
 import httpx2
 from starlette.applications import Starlette
@@ -151,13 +152,36 @@ def build_dispatcher(
     return dispatcher
 
 
-def build_app(config: ServeConfig) -> Starlette:
-    """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
+class Parts(NamedTuple):
+    """What the service is made of besides its log, each checked: built before the log is."""
+
+    plugins: LoadedPlugins
+    callback_url: str | None
+    metrics: Metrics
+    client: CallAutomationClient | None
+    auth: Authenticator
+
+
+def checked_parts(config: ServeConfig) -> Parts:
+    """Load the plugins, check the URLs and keys; ConfigError for the first problem.
+
+    Nothing is written: a bad setting must leave no log behind.
+    """
     plugins = load_enabled(config.handlers, config.config_file)
     callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
     metrics = Metrics()
     client = rest_client(config, metrics)
-    check_log(config)  # after the plugins loaded: a bad one must not leave a log behind
+    try:
+        auth = authenticator(config)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Parts(plugins, callback_url, metrics, client, auth)
+
+
+def build_app(config: ServeConfig, parts: Parts | None = None) -> Starlette:
+    """The receiver app for ``config``, of ``parts`` (default: :func:`checked_parts` now)."""
+    plugins, callback_url, metrics, client, auth = parts or checked_parts(config)
+    check_log(config)
     intake: Intake
     mode, reason = config.dispatch_mode()
     log.info("dispatch %s (%s)", mode, reason)
@@ -179,7 +203,7 @@ def build_app(config: ServeConfig) -> Starlette:
 
     return create_app(
         intake,
-        authenticator(config),
+        auth,
         limits=Limits(
             body_bytes=config.body_limit,
             events=config.max_events,

@@ -16,7 +16,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from callbacks.options import (
     API_STYLE,
@@ -88,13 +87,10 @@ def run(args: argparse.Namespace) -> int:
     plan = check(args)
     store = open_log(args, plan)
     if plan.file is not None and not args.skip_invalid:
-        bad = _invalid_entries(plan.file, sys.stderr)
+        bad = _report_invalid_entries(plan.file)
         if bad:
-            print(
-                f"callbacks replay: {bad} unreadable entr{'ies' if bad > 1 else 'y'} in "
-                f"{plan.file}; nothing replayed (--skip-invalid replays the rest)",
-                file=sys.stderr,
-            )
+            print(f"callbacks replay: {bad}; nothing replayed (--skip-invalid replays the rest)",
+                  file=sys.stderr)
             return 1
     try:
         summary = asyncio.run(replay(args, plan, store, sys.stdout, sys.stderr))
@@ -108,13 +104,25 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.ok and not (summary.invalid and plan.file is None) else 1
 
 
-def _invalid_entries(path: Path, err: TextIO) -> int:
-    """Report every unreadable entry of the file (a first pass); how many."""
+def _report_invalid_entries(path: Path) -> str | None:
+    """Report the file's unreadable entries (a first pass); what to say of them, if any.
+
+    One is told in the final line alone; more get a line each, and the final line counts them.
+    """
+    first: InvalidEntry | None = None
     count = 0
     for entry in FileSource(path).entries():
-        if isinstance(entry, InvalidEntry):
-            count += 1
-            err.write(f"{path} {entry}\n")
-    return count
+        if not isinstance(entry, InvalidEntry):
+            continue
+        count += 1
+        if count == 1:
+            first = entry
+            continue
+        if count == 2:
+            print(f"{path} {first}", file=sys.stderr)
+        print(f"{path} {entry}", file=sys.stderr)
+    if count == 0:
+        return None
+    return f"{path} {first}" if count == 1 else f"{count} unreadable entries in {path}"
 
 

@@ -82,6 +82,8 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses per level of nesting
+        raise SettingsError(f"{path} nests arrays or tables too deeply") from None
     sections: dict[str, dict[str, Any]] = {}
     for name, section in document.items():
         if not isinstance(section, dict):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import stat
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +69,8 @@ def check(args: argparse.Namespace) -> Plan:
         speed = parse_speed(args.speed)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if args.file is not None and not args.file.is_file():
-        what = "a directory, not a file" if args.file.is_dir() else "no such file"
-        raise ConfigError(f"--file: {what}: {args.file}")
+    if args.file is not None:
+        check_file(args.file)
     if mode is ReplayMode.REMOTE:
         check_target_url(args.to)
         if args.handlers:
@@ -98,6 +99,27 @@ def check(args: argparse.Namespace) -> Plan:
         raise ConfigError(f"handler plugins {', '.join(sorted(plugins.flows))} place calls: "
                           "pass --callback-url (or CALLBACKS_CALLBACK_URL)")
     return Plan(mode, where, args.file, plugins, speed, url)
+
+
+def check_file(path: Path) -> None:
+    """ConfigError unless ``path`` is a regular file that can be read.
+
+    A device (``/dev/zero``) never ends, and a pipe cannot be read twice (the unreadable
+    entries are looked for first): both are refused, as is a directory.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"--file: no such file: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"--file: cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"--file: a directory, not a file: {path}")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"--file: {path} is not a regular file (a device or a pipe): save what "
+                          "it gives to a file and replay that")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"--file: cannot read {path}: permission denied")
 
 
 def open_log(args: argparse.Namespace, plan: Plan) -> EventStore | None:

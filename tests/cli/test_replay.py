@@ -137,3 +137,40 @@ def test_export_to_an_unwritable_path_is_a_usage_error(
     code = main(["events", "export", "--output", str(tmp_path / "missing" / "x.jsonl")])
     assert code == 2
     assert "--output: cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000, "line 1: nested too deeply to be an event"),
+        ('{"a":' * 100_000, "line 1: nested too deeply to be an event"),
+        ('{"id": ', "line 1: not valid JSON"),
+    ],
+)
+def test_a_file_with_one_unreadable_entry_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    code, _, err = run(capsys, "--file", str(path), "--handlers", PLUGIN)
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith(f"callbacks replay: {path} {message}")
+    assert line.endswith("; nothing replayed (--skip-invalid replays the rest)")
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("/dev/zero", "--file: /dev/zero is not a regular file (a device or a pipe)"),
+        ("missing.jsonl", "--file: no such file: missing.jsonl"),
+        (".", "--file: a directory, not a file: ."),
+    ],
+)
+def test_a_file_that_is_not_a_regular_file_is_named_as_such(
+    capsys: pytest.CaptureFixture[str], given: str, message: str
+) -> None:
+    code, _, err = run(capsys, "--file", given, "--handlers", PLUGIN)
+    assert code == 2
+    [line] = err.splitlines()
+    assert line.startswith(f"callbacks replay: error: {message}")

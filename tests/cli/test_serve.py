@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -115,6 +116,38 @@ def test_bad_configuration_is_one_clear_line_and_exit_2(
     assert message in lines[0]
     assert "Traceback" not in result.stdout
     assert "c2VjcmV0" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--auth", "jwt", "--jwt-audience", "r", "--jwks-url", "ftp://x"],
+         "--jwks-url: must be an absolute http(s) URL, not 'ftp://x'"),
+        (["--secret", "s", "--jwks-url", "ftp://x"], "--jwks-url: must be an absolute"),
+        (["--auth", "none", "--config", "{deep}"], "nests arrays or tables too deeply"),
+        (["--auth", "none", "--port", "abc"], "--port: must be a port number (0 to 65535)"),
+        (["--auth", "none", "--port", "{busy}"], ":{busy} is already in use by another program"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_leaves_no_log_behind(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000)
+    log = tmp_path / "log.db"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        fill = {"deep": str(deep), "busy": str(busy.getsockname()[1])}
+        result = run_cli(
+            "serve", "--store", f"sqlite:///{log}", "--dispatch", "process",
+            *[arg.format(**fill) for arg in args], env={"CALLBACKS_SECRET": ""},
+        )
+    assert result.returncode == 2, result.stdout
+    [line] = result.stdout.splitlines()
+    assert line.startswith("callbacks serve: error: ")
+    assert message.format(**fill) in line
+    assert not log.exists()
 
 
 def test_auth_none_warns_at_start(tmp_path: Path) -> None:
