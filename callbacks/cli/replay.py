@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from callbacks.options import (
@@ -34,6 +36,7 @@ from callbacks.options import (
 from callbacks.replay.plan import DRY_RUN_CALLBACK_URL, check, open_log, replay
 from callbacks.replay.sources import FileSource, InvalidEntry
 from callbacks.replay.targets import TargetError
+from callbacks.server.logs import TextFormatter
 from callbacks.store.records import StoreError
 
 MODES = (
@@ -83,7 +86,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Run ``callbacks replay``; the exit status."""
     args = argparse.Namespace(**values(args, (*MODES, *OPTIONS), os.environ))
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    with _logging(args.log_level):
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _logging(level: str) -> Iterator[None]:
+    """Log to stderr at ``level`` while the replay runs: one line a record, escaped.
+
+    A failing handler is reported with the results; on stderr it is one line naming the error
+    (its traceback too with ``--log-level debug``).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TextFormatter(tracebacks=level == "DEBUG"))
+    root = logging.getLogger()
+    before = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before)
+
+
+def _run(args: argparse.Namespace) -> int:
     plan = check(args)
     store = open_log(args, plan)
     if plan.file is not None and not args.skip_invalid:

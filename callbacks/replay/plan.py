@@ -27,6 +27,7 @@ from callbacks.flows.state import checked_callback_url
 from callbacks.options import existing_store, filter_of
 from callbacks.plugins.loader import LoadedPlugins, load_enabled
 from callbacks.replay.clients import CallRecorder, DryRunClient, RecordingTransport
+from callbacks.replay.history import FileHistory
 from callbacks.replay.output import Progress, ReplayOutput
 from callbacks.replay.replayer import Replayer, ReplaySummary, new_run_id, parse_speed
 from callbacks.replay.sources import FileSource, InvalidEntry, SourceEntry, log_items, matches
@@ -39,7 +40,7 @@ from callbacks.replay.targets import (
 )
 from callbacks.store import open_store
 from callbacks.store.base import EventStore
-from callbacks.store.history import store_history
+from callbacks.store.history import CallHistory, store_history
 from callbacks.store.records import EventFilter
 from callbacks.store.replays import ReplayMode
 
@@ -147,18 +148,22 @@ async def replay(
             await stack.enter_async_context(store)
         run_id = None
         recorder = CallRecorder()
+        # A file's events are their calls' history; the log's events have the log's.
+        file_history = FileHistory() if plan.file is not None else None
+        history = file_history or (store_history(store) if store is not None else None)
         target: Target
         if plan.mode is ReplayMode.REMOTE:
             remote = RemoteTarget(args.to, secret=args.secret)
             stack.push_async_callback(remote.aclose)
             target = remote
         else:
-            target, run_id = await _handler_target(args, plan, store, recorder, stack)
+            target, run_id = await _handler_target(args, plan, history, recorder, stack)
         source: AsyncIterator[SourceEntry]
         fraction: Callable[[], float | None] | None = None
         if plan.file is not None:
             file_source = FileSource(plan.file)
-            source, fraction = _filtered(file_source, plan.where), file_source.fraction
+            source = _filtered(file_source, plan.where, file_history)
+            fraction = file_source.fraction
         else:
             assert store is not None
             source = log_items(store, plan.where)
@@ -187,12 +192,11 @@ async def replay(
 async def _handler_target(
     args: argparse.Namespace,
     plan: Plan,
-    store: EventStore | None,
+    history: CallHistory | None,
     recorder: CallRecorder,
     stack: contextlib.AsyncExitStack,
 ) -> tuple[HandlerTarget, str | None]:
     assert plan.plugins is not None
-    history = store_history(store) if store is not None else None
     settings = plan.plugins.settings
     if plan.mode is ReplayMode.DRY_RUN:
         client: CallAutomationClient = DryRunClient(recorder, api_style=args.api_style)
@@ -239,7 +243,14 @@ async def _reachable(endpoint: str) -> None:
         raise TargetUnreachable(f"cannot reach the service at {endpoint}: {why}") from None
 
 
-async def _filtered(source: FileSource, where: EventFilter) -> AsyncIterator[SourceEntry]:
+async def _filtered(
+    source: FileSource, where: EventFilter, history: FileHistory | None
+) -> AsyncIterator[SourceEntry]:
     for entry in source.entries():
-        if isinstance(entry, InvalidEntry) or matches(where, entry):
+        if isinstance(entry, InvalidEntry):
             yield entry
+            continue
+        if matches(where, entry):
+            yield entry  # replayed before the next entry is asked for
+        if history is not None:
+            history.remember(entry.event)  # filtered out or not: it is part of its call
