@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callbacks`` console script."""
     from callbacks.errors import ConfigError
     from callbacks.store.records import StoreError
+    from callbacks.terminal import printable
 
     command: str | None = None
     try:
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         # A StoreError: the log cannot be opened or read (its messages carry no secret).
         named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None) or command]))
-        print(f"{named}: error: {exc}", file=sys.stderr)
+        print(printable(f"{named}: error: {exc}"), file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except BrokenPipeError:
         # The reader went away (`callbacks events list | head`): stop quietly, and keep Python

@@ -26,35 +26,33 @@ from callbacks.replay.output import replays_text
 from callbacks.replay.sources import export_events
 from callbacks.store.base import EventStore
 from callbacks.store.records import EventFilter, EventRecord, EventStatus
+from callbacks.terminal import Column, TableWriter, printable
 
-
-def _table_row(record: EventRecord) -> str:
-    received = record.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    return (
-        f"{record.seq:>7}  {received}  {record.status.value:<7}  {record.type:<28}  "
-        f"{record.call_id or '-':<38}  {record.operation_context or '-':<16}  {record.id}"
-    )
-
-
-_TABLE_HEADER = (
-    f"{'SEQ':>7}  {'RECEIVED (UTC)':<23}  {'STATUS':<7}  {'TYPE':<28}  {'CALL':<38}  "
-    f"{'CONTEXT':<16}  ID"
+_LIST = (
+    Column("SEQ", width=7, justify="right"), Column("RECEIVED (UTC)", width=23),
+    Column("STATUS", width=7), Column("TYPE", plain=28), Column("CALL", plain=38),
+    Column("CONTEXT", plain=16), Column("ID"),
 )
+
+
+def _received(record: EventRecord) -> str:
+    return record.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 async def _list(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
     where = event_filter(args)
     count = 0
-    if not args.json:
-        out.write(_TABLE_HEADER + "\n")
+    table = None if args.json else TableWriter(out, _LIST)
     limit = _LIMIT.value(args, {})
     async for record in store.list_events(where, limit=limit, newest_first=args.newest_first):
         count += 1
-        if args.json:
+        if table is None:
             out.write(json.dumps(record.to_json(raw=args.raw)) + "\n")
         else:
-            out.write(_table_row(record) + "\n")
-    if not args.json:
+            table.add(record.seq, _received(record), record.status.value, record.type,
+                      record.call_id or "-", record.operation_context or "-", record.id)
+    if table is not None:
+        table.close()
         out.write(f"({count} event{'s' if count != 1 else ''})\n")
     return 0
 
@@ -100,19 +98,21 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
         out.write(json.dumps(shown) + "\n")
         return 0
     document = record.to_json(raw=True)
+    fields = TableWriter(out, (Column("", plain=17), Column("")), header=False)
     for key in ("id", "seq", "type", "dialect", "call_id", "operation_context", "sequence",
                 "event_time", "received_at", "path_context", "status"):
-        out.write(f"{key + ':':<19}{document[key] if document[key] is not None else '-'}\n")
-    out.write(f"{'attempts:':<19}{_attempts(record)}\n")
+        fields.add(key + ":", document[key] if document[key] is not None else "-")
+    fields.add("attempts:", _attempts(record))
+    fields.close()
     out.write("outcomes:\n")
     if not record.outcomes:
         out.write("  (none yet)\n")
     for outcome in record.outcomes:
         verdict = "ok" if outcome.ok else f"FAILED: {outcome.error}"
-        out.write(
+        out.write(printable(
             f"  {outcome.finished_at.isoformat()}  attempt {outcome.attempt}  "
-            f"{outcome.handler}  {outcome.duration * 1000:.1f} ms  {verdict}\n"
-        )
+            f"{outcome.handler}  {outcome.duration * 1000:.1f} ms  {verdict}"
+        ) + "\n")
     if replays:
         out.write(replays_text(replays))
     out.write("raw:\n" + json.dumps(document["raw"], indent=2) + "\n")
@@ -189,11 +189,17 @@ async def _stats(store: EventStore, args: argparse.Namespace, out: TextIO) -> in
         return 0
     out.write(f"events: {stats.total}   calls with unfinished work: {stats.calls_with_work}\n")
     out.write("by status:\n")
+    by_status = TableWriter(out, (Column("", plain=8), Column("", width=10, justify="right")),
+                            header=False, indent=2)
     for name, count in sorted(stats.by_status.items()):
-        out.write(f"  {name:<10}{count:>10}\n")
+        by_status.add(name, count)
+    by_status.close()
     out.write("by type:\n")
+    by_type = TableWriter(out, (Column("", plain=38), Column("", width=10, justify="right")),
+                          header=False, indent=2)
     for name, count in sorted(stats.by_type.items(), key=lambda item: (-item[1], item[0])):
-        out.write(f"  {name:<40}{count:>10}\n")
+        by_type.add(name, count)
+    by_type.close()
     return 0
 
 

@@ -38,6 +38,7 @@ from callbacks.replay.sources import FileSource, InvalidEntry
 from callbacks.replay.targets import TargetError
 from callbacks.server.logs import TextFormatter
 from callbacks.store.records import StoreError
+from callbacks.terminal import printable
 
 MODES = (
     Option("--dry-run", "handlers run, nothing is sent (the default)", flag_only=True),
@@ -122,10 +123,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(replay(args, plan, store, sys.stdout, sys.stderr))
     except (StoreError, TargetError) as exc:
-        print(f"callbacks replay: {exc}", file=sys.stderr)
+        print(printable(f"callbacks replay: {exc}"), file=sys.stderr)
         return 1
     if summary.stopped and summary.stopped != "interrupted":
-        print(f"callbacks replay: stopped: {summary.stopped}", file=sys.stderr)
+        print(printable(f"callbacks replay: stopped: {summary.stopped}"), file=sys.stderr)
     if summary.stopped == "interrupted":
         return 130
     return 0 if summary.ok and not (summary.invalid and plan.file is None) else 1
@@ -146,10 +147,10 @@ def _report_invalid_entries(path: Path) -> str | None:
             first = entry
             continue
         if count == 2:
-            print(f"{path} {first}", file=sys.stderr)
-        print(f"{path} {entry}", file=sys.stderr)
+            print(printable(f"{path} {first}"), file=sys.stderr)
+        print(printable(f"{path} {entry}"), file=sys.stderr)
     if count == 0:
         return None
-    return f"{path} {first}" if count == 1 else f"{count} unreadable entries in {path}"
+    return printable(f"{path} {first}" if count == 1 else f"{count} unreadable entries in {path}")
 
 

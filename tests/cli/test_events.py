@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import sqlite3
@@ -19,6 +20,7 @@ from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event, parse_events
 from callbacks.routing import Router
 from callbacks.store import EventStatus, open_store
+from callbacks.terminal import printable
 from tests.support.dispatch import settled
 from tests.support.log_bodies import ga_element, ga_events
 from tests.support.servers import ROOT
@@ -385,3 +387,52 @@ def test_through_the_console_script(log_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "events: 4" in result.stdout
     assert EventStatus.DEAD.value in result.stdout
+
+
+class Terminal(io.StringIO):
+    """Standard output as a person at a terminal has it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+HOSTILE = "ctx\x1b]0;pwned\x07\n      9  2026-01-01 00:00:00.000  done     Forged"
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_what_a_sender_wrote_reaches_the_terminal_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    terminal: bool,
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'log.db'}"
+    call = "call\x1b[2J\u202e"
+
+    async def add() -> None:
+        async with open_store(store_url) as store:
+            body = json.dumps([ga_element(call, 1, operation_context=HOSTILE,
+                                          event_type="ContinuousDtmfRecognitionToneReceived")])
+            await store.append(parse_events(body.encode()), "path\x1b]2;x\x07")
+
+    asyncio.run(add())
+    monkeypatch.setenv("COLUMNS", "100")
+    outputs = []
+    for command in (["list"], ["show", "1"], ["stats"]):
+        out = Terminal() if terminal else io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        assert main(["events", *command, "--store", store_url]) == 0
+        outputs.append(re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()) if terminal
+                       else out.getvalue())
+    listed, shown, stats = outputs
+    for text in outputs:
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "ContinuousDtmfRecognitionToneReceived" in stats
+    if terminal:  # rich's table: wrapped within the width, the escaped text on its row's lines
+        assert max(len(line) for line in listed.splitlines()) <= 100
+        assert "\\x1b" in listed or "\\x1\n" in listed  # shown escaped, maybe wrapped
+        assert "\\x1b]0;pwned" in shown and "path\\x1b]2;x\\x07" in shown
+    else:  # one line per event, whatever its context holds
+        [row] = listed.splitlines()[1:-1]
+        assert row.split()[4] == "ContinuousDtmfRecognitionToneReceived"
+        assert f"  {printable(HOSTILE)}  " in row
+        assert "operation_context:  ctx\\x1b]0;pwned\\x07\\n" in shown
+        assert "path_context:      path\\x1b]2;x\\x07\n" in shown
