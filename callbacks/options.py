@@ -115,6 +115,10 @@ class Option:
 
     def parse(self, text: Any, source: str) -> Any:
         """``text`` from ``source`` converted and checked; ConfigError naming the source."""
+        if isinstance(text, list) and isinstance(self.default, list):  # a TOML array
+            if not all(isinstance(item, str) for item in text):
+                raise ConfigError(f"{source} must be a list of strings")
+            text = ",".join(text)
         if not isinstance(text, str):
             if isinstance(text, bool) or not isinstance(text, int | float):
                 raise ConfigError(f"{source} must be a string or a number")
@@ -144,14 +148,14 @@ def values(
 ) -> dict[str, Any]:
     """Every option's resolved value by name; a ConfigError lists every bad one at once."""
     resolved: dict[str, Any] = {}
-    errors: list[str] = []
+    errors: list[ConfigError] = []
     for option in options:
         try:
             resolved[option.name] = option.value(args, environ, section, section_name)
         except ConfigError as exc:
-            errors.append(str(exc))
+            errors.append(exc)
     if errors:
-        raise ConfigError("; ".join(errors))
+        raise ConfigError.combine(errors)
     return resolved
 
 
@@ -266,8 +270,8 @@ HANDLERS = Option(
     convert=name_list, default=[],
 )
 CONFIG = Option(
-    "--config", "TOML file of plugin settings, a [plugin-name] section each", dest="config_file",
-    env="CALLBACKS_CONFIG",
+    "--config", "TOML file: each plugin's settings in a [plugin-name] section, and serve's "
+    "options in [serve] (read by serve only)", dest="config_file", env="CALLBACKS_CONFIG",
 )
 CONNECTION_STRING = Option(
     "--connection-string",

@@ -1,7 +1,7 @@
 """The ``callbacks`` command: ``serve``, ``emulate``, ``events`` ...
 
 One module per command, each registering itself through ``add_parser``; this module only
-assembles them and turns configuration errors into one line and exit status 2. Nothing imports
+assembles them and turns configuration errors into one line each and exit status 2. Nothing imports
 this package: it is the top layer.
 """
 
@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         # A StoreError: the log cannot be opened or read (its messages carry no secret).
         named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None) or command]))
-        print(printable(f"{named}: error: {exc}"), file=sys.stderr)
+        for problem in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
+            print(printable(f"{named}: error: {problem}"), file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except BrokenPipeError:
         # The reader went away (`callbacks events list | head`): stop quietly, and keep Python
