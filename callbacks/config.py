@@ -190,7 +190,8 @@ class ServeConfig:
         try:
             config_file = CONFIG.value(args, environ)  # not from the file itself
             if config_file:
-                section, section_name = serve_section(config_file), f"[serve] of {config_file}"
+                section = read_config_document(config_file).get(SERVE_SECTION, {})
+                section_name = f"[serve] of {config_file}"
                 known = {option.name for option in cls.options()} - {CONFIG.name}
                 if unknown := sorted(set(section) - known):
                     problems.append(ConfigError(
@@ -198,6 +199,8 @@ class ServeConfig:
                         f"{', '.join(map(repr, unknown))} (serve's option names, with _ for -: "
                         "jwks_url)"
                     ))
+        except SettingsError as exc:
+            problems.append(ConfigError(f"--config: {exc}"))
         except ConfigError as exc:
             problems.append(exc)
         given: dict[str, Any] = {}
@@ -294,23 +297,10 @@ class ServeConfig:
         if not self.handlers and self.concurrency:
             found.append("no handlers enabled (--handlers): events are logged, and nothing "
                          "handles them")
-        ignored = [
-            flag for flag, value, default in (
-                ("--jwks-url", self.jwks_url, DEFAULT_JWKS_URL),
-                ("--jwt-issuer", self.jwt_issuer, DEFAULT_ISSUER),
-                ("--jwt-audience", self.jwt_audience, None),
-            ) if value != default
-        ]
+        jwt = (("--jwks-url", self.jwks_url, DEFAULT_JWKS_URL), ("--jwt-audience",
+               self.jwt_audience, None), ("--jwt-issuer", self.jwt_issuer, DEFAULT_ISSUER))
+        ignored = [flag for flag, value, default in jwt if value != default]
         if ignored and not self.auth.startswith("jwt"):
             found.append(f"{' and '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} "
                          f"ignored: --auth {self.auth} verifies no JWT")
         return found
-
-
-def serve_section(path: str) -> dict[str, Any]:
-    """The ``[serve]`` section of the ``--config`` file (empty if it has none)."""
-    try:
-        section: dict[str, Any] = read_config_document(path).get(SERVE_SECTION, {})
-    except SettingsError as exc:
-        raise ConfigError(f"--config: {exc}") from None
-    return section
