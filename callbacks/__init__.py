@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ServerError,
         Throttled,
         Unauthorized,
+        call_gone,
     )
     from callbacks.client.models import (
         AddParticipantResult,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
         TextSource,
     )
     from callbacks.context import Context, NoCallError, NoClientError, NoHistoryError
-    from callbacks.errors import ConfigError
+    from callbacks.errors import ConfigError, PermanentError
     from callbacks.events.base import Event
     from callbacks.events.parse import EventParseError, parse_events
     from callbacks.events.types import UnknownEvent
@@ -149,6 +150,7 @@ _HOMES = {
     "NoCallError": "callbacks.context",
     "NoClientError": "callbacks.context",
     "NoHistoryError": "callbacks.context",
+    "PermanentError": "callbacks.errors",
     "PluginError": "callbacks.plugins.loader",
     "StoreError": "callbacks.store",
     "CallAutomationError": "callbacks.client.errors",
@@ -161,6 +163,7 @@ _HOMES = {
     "NoResponse": "callbacks.client.errors",
     "InvalidResponse": "callbacks.client.errors",
     "UnsupportedOperation": "callbacks.client.preview",
+    "call_gone": "callbacks.client.errors",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by concept, sorted within each group
@@ -232,12 +235,14 @@ __all__ = [  # noqa: RUF022 - grouped by concept, sorted within each group
     "NoClientError",
     "NoHistoryError",
     "NoResponse",
+    "PermanentError",
     "PluginError",
     "ServerError",
     "StoreError",
     "Throttled",
     "Unauthorized",
     "UnsupportedOperation",
+    "call_gone",
 ]
 
 

@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,13 @@ from callbacks.options import (
     Option,
     api_version,
     count,
+    http_url,
     log_level,
     port,
     positive_int,
     positive_seconds,
 )
+from callbacks.plugins.settings import SERVE_SECTION, SettingsError, read_config_document
 from callbacks.server.guard import DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
 from callbacks.server.jwt import DEFAULT_ISSUER, DEFAULT_JWKS_URL
 from callbacks.server.limits import (
@@ -80,7 +82,8 @@ class ServeConfig:
     )
     secret: str | None = setting(Option("--secret", "the ?secret= of the callbackUri"),
                                  secret=True)
-    jwks_url: str = _option("--jwks-url", "keys of the callback JWTs", default=DEFAULT_JWKS_URL)
+    jwks_url: str = _option("--jwks-url", "keys of the callback JWTs", convert=http_url,
+                            default=DEFAULT_JWKS_URL)
     jwt_issuer: str = _option("--jwt-issuer", "expected iss of callback JWTs",
                               default=DEFAULT_ISSUER)
     jwt_audience: str | None = _option(
@@ -102,6 +105,11 @@ class ServeConfig:
     max_attempts: int = _option(
         "--max-attempts", "runs of a failing handler before its event is dead",
         convert=positive_int, default=5,
+    )
+    handler_timeout: float = _option(
+        "--handler-timeout", "seconds a handler run may take; one still running then fails "
+        "with TimeoutError and is retried like any failure", convert=positive_seconds,
+        default=300.0,
     )
     lease: float = _option(
         "--lease", "seconds a replica's claim on a call lasts unless renewed; a dead replica's "
@@ -164,19 +172,59 @@ class ServeConfig:
         cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None
     ) -> ServeConfig:
         """A checked configuration from parsed arguments, the environment and the defaults."""
+        config, problems = cls.resolve(args, environ)
+        if problems:
+            raise ConfigError.combine(problems)
+        return config
+
+    @classmethod
+    def resolve(
+        cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None
+    ) -> tuple[ServeConfig, list[ConfigError]]:
+        """The configuration, highest first from the command line, the environment, the
+        ``[serve]`` section of ``--config`` and the defaults; and every problem found in it.
+
+        A value that is bad counts as its default in the configuration returned, and the
+        combinations it is part of are not checked (their problem would be a consequence).
+        """
         environ = os.environ if environ is None else environ
+        problems: list[ConfigError] = []
+        section, section_name = None, ""
+        try:
+            config_file = CONFIG.value(args, environ)  # not from the file itself
+            if config_file:
+                section = read_config_document(config_file).get(SERVE_SECTION, {})
+                section_name = f"[serve] of {config_file}"
+                known = {option.name for option in cls.options()} - {CONFIG.name}
+                if unknown := sorted(set(section) - known):
+                    problems.append(ConfigError(
+                        f"--config: {section_name}: unknown option{'s' * (len(unknown) > 1)} "
+                        f"{', '.join(map(repr, unknown))} (serve's option names, with _ for -: "
+                        "jwks_url)"
+                    ))
+        except SettingsError as exc:
+            problems.append(ConfigError(f"--config: {exc}"))
+        except ConfigError as exc:
+            problems.append(exc)
         given: dict[str, Any] = {}
+        bad: set[str] = set()
         for f in dataclasses.fields(cls):
             option: Option = f.metadata["option"]
-            value = option.value(args, environ)
+            try:
+                value = option.value(args, environ, section, section_name)
+            except ConfigError as exc:
+                problems.append(exc)
+                bad.add(f.name)
+                continue
             if value is not option.default:
                 given[f.name] = value
         if given.get("api_style") is not None:
             given["api_version"] = api_version(given)  # with a notice: --api-style is deprecated
             given["api_style"] = None
         config = cls(**given)
-        config.check()
-        return config
+        problems += [ConfigError(message) for fields, message in config.problems()
+                     if not bad & set(fields)]
+        return config, problems
 
     def to_json(self) -> dict[str, Any]:
         """Every field, for the dispatching child process (secrets included: a pipe only)."""
@@ -211,29 +259,54 @@ class ServeConfig:
         return "process", f"{cpus} CPUs: this process receives, a child runs the handlers"
 
     def check(self) -> None:
-        """Raise ConfigError for a value or a combination that cannot work."""
+        """Raise ConfigError for a value or a combination that cannot work (every one)."""
+        problems = [ConfigError(message) for _, message in self.problems()]
+        if problems:
+            raise ConfigError.combine(problems)
+
+    def problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        """Each value or combination that cannot work: the fields involved, and why."""
         for f in dataclasses.fields(self):
             option: Option = f.metadata["option"]
             value = getattr(self, f.name)
             if option.choices and value is not None and value not in option.choices:
-                raise ConfigError(
-                    f"{option.flag} must be one of {', '.join(option.choices)}, not {value!r}"
-                )
+                yield (f.name,), (f"{option.flag} must be one of {', '.join(option.choices)}, "
+                                  f"not {value!r}")
         if "secret" in self.auth and not self.secret:
-            raise ConfigError(
+            yield ("auth", "secret"), (
                 "no callback secret: pass --secret or set CALLBACKS_SECRET "
                 "(or choose --auth none for local development)"
             )
         if self.auth.startswith("jwt") and not (self.jwt_audience or "").strip():
-            raise ConfigError(
+            yield ("auth", "jwt_audience"), (
                 "--auth jwt needs --jwt-audience (or CALLBACKS_JWT_AUDIENCE): "
                 "the immutable resource id of the Communication Services resource"
             )
         if self.dispatch == "process" and self.concurrency == 0:
-            raise ConfigError("--dispatch process with --concurrency 0 would run no handlers")
+            yield ("dispatch", "concurrency"), (
+                "--dispatch process with --concurrency 0 would run no handlers"
+            )
         if self.dispatch == "process" and self.in_memory_log():
-            raise ConfigError(
+            yield ("dispatch", "store"), (
                 "--dispatch process needs a log both processes can open, not sqlite:///:memory:"
             )
+        try:
+            open_store(self.store)
+        except ValueError as exc:
+            yield ("store",), f"--store: {exc}"
         if self.max_depth > MAX_DEPTH_CEILING:
-            raise ConfigError(f"--max-depth may be at most {MAX_DEPTH_CEILING}")
+            yield ("max_depth",), f"--max-depth may be at most {MAX_DEPTH_CEILING}"
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably not meant, for the start-up log."""
+        found = []
+        if not self.handlers and self.concurrency:
+            found.append("no handlers enabled (--handlers): events are logged, and nothing "
+                         "handles them")
+        jwt = (("--jwks-url", self.jwks_url, DEFAULT_JWKS_URL), ("--jwt-audience",
+               self.jwt_audience, None), ("--jwt-issuer", self.jwt_issuer, DEFAULT_ISSUER))
+        ignored = [flag for flag, value, default in jwt if value != default]
+        if ignored and not self.auth.startswith("jwt"):
+            found.append(f"{' and '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} "
+                         f"ignored: --auth {self.auth} verifies no JWT")
+        return found

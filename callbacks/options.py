@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from callbacks.client.versions import API_VERSIONS, DEFAULT, OVERVIEW_2021, PREVIEW_2021
 from callbacks.errors import ConfigError
@@ -116,6 +117,10 @@ class Option:
 
     def parse(self, text: Any, source: str) -> Any:
         """``text`` from ``source`` converted and checked; ConfigError naming the source."""
+        if isinstance(text, list) and isinstance(self.default, list):  # a TOML array
+            if not all(isinstance(item, str) for item in text):
+                raise ConfigError(f"{source} must be a list of strings")
+            text = ",".join(text)
         if not isinstance(text, str):
             if isinstance(text, bool) or not isinstance(text, int | float):
                 raise ConfigError(f"{source} must be a string or a number")
@@ -145,14 +150,14 @@ def values(
 ) -> dict[str, Any]:
     """Every option's resolved value by name; a ConfigError lists every bad one at once."""
     resolved: dict[str, Any] = {}
-    errors: list[str] = []
+    errors: list[ConfigError] = []
     for option in options:
         try:
             resolved[option.name] = option.value(args, environ, section, section_name)
         except ConfigError as exc:
-            errors.append(str(exc))
+            errors.append(exc)
     if errors:
-        raise ConfigError("; ".join(errors))
+        raise ConfigError.combine(errors)
     return resolved
 
 
@@ -188,6 +193,20 @@ def positive_seconds(value: str) -> float:
 def port(value: str) -> int:
     """A TCP port number (0: any free port)."""
     return int(_checked(value, int, "a port number (0 to 65535)", lambda n: 0 <= n <= 65535))
+
+
+def http_url(value: str) -> str:
+    """An absolute http(s) URL with a host."""
+    try:
+        parsed = urlsplit(value)
+        host = parsed.hostname
+    except ValueError:
+        host = None
+    if not host or parsed.scheme not in ("http", "https") or not value.isprintable() or any(
+        c.isspace() for c in value
+    ):
+        raise ValueError(f"must be an absolute http(s) URL, not {value!r}")
+    return value
 
 
 def name_list(value: str) -> list[str]:
@@ -254,8 +273,8 @@ HANDLERS = Option(
     convert=name_list, default=[],
 )
 CONFIG = Option(
-    "--config", "TOML file of plugin settings, a [plugin-name] section each", dest="config_file",
-    env="CALLBACKS_CONFIG",
+    "--config", "TOML file: each plugin's settings in a [plugin-name] section, and serve's "
+    "options in [serve] (read by serve only)", dest="config_file", env="CALLBACKS_CONFIG",
 )
 CONNECTION_STRING = Option(
     "--connection-string",
@@ -294,7 +313,8 @@ FILTERS: tuple[Option, ...] = (
     Option("--since", "received at or after: ISO date/time or an age (2h)", convert=moment,
            env=None),
     Option("--until", "received before: ISO date/time or an age (2h)", convert=moment, env=None),
-    Option("--operation-context", "only this operationContext", env=None),
+    Option("--operation-context", "only this operationContext, or those a glob matches "
+           "(reminder:*) as the router does", env=None),
     Option("--id", "only this event id", env=None),
 )
 """The event filters of ``events list``, ``events export`` and ``replay``."""

@@ -89,6 +89,8 @@ class HandlerOutcome:
     route: Route
     error: str | None
     duration: float
+    exception: Exception | None = None
+    """What the handler raised, for the caller to judge (retry or not)."""
 
     @property
     def ok(self) -> bool:
@@ -210,7 +212,7 @@ async def run_route(route: Route, event: Event, ctx: Context) -> HandlerOutcome:
             event.call_id,
         )
         error = f"{type(exc).__name__}: {exc}"
-        return HandlerOutcome(route, error, time.perf_counter() - started)
+        return HandlerOutcome(route, error, time.perf_counter() - started, exc)
     return HandlerOutcome(route, None, time.perf_counter() - started)
 
 

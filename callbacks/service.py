@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 import httpx2
 from starlette.applications import Starlette
@@ -36,7 +37,7 @@ from callbacks.dispatch.journal import log_journals
 from callbacks.dispatch.process import DispatchProcess
 from callbacks.errors import ConfigError
 from callbacks.flows.state import checked_callback_url
-from callbacks.plugins.loader import LoadedPlugins, load_enabled
+from callbacks.plugins.loader import LoadedPlugins, PluginError, load_enabled, load_plugin
 from callbacks.server.app import create_app
 from callbacks.server.auth import (
     AllOf,
@@ -58,6 +59,8 @@ from callbacks.store.sqlite.store import SQLiteStore
 
 log = logging.getLogger("callbacks.serve")
 
+T = TypeVar("T")
+
 YOUNG_THRESHOLD = 10_000
 """Net allocations of container objects that start a collection of the youngest generation."""
 
@@ -73,16 +76,29 @@ def tune_gc() -> None:
 def serve_callback_url(
     plugins: LoadedPlugins, connection_string: str | None, callback_url: str | None
 ) -> str | None:
-    """The checked ``--callback-url`` of ``serve``; flows need it and a connection string."""
-    url = checked_callback_url(callback_url, "serve") if callback_url else None
+    """The checked ``--callback-url`` of ``serve``; flows need it and a connection string.
+
+    ConfigError lists both when both are missing.
+    """
+    problems: list[ConfigError] = []
+    url = None
+    try:
+        url = checked_callback_url(callback_url, "serve") if callback_url else None
+    except ConfigError as exc:
+        problems.append(exc)
     if plugins.flows:
         names = ", ".join(sorted(plugins.flows))
         if not connection_string:
-            raise ConfigError(f"handler plugins {names} place calls: pass "
-                              "--connection-string (or CALLBACKS_CONNECTION_STRING)",
-                              command="serve")
-        if url is None:
-            checked_callback_url(None, "serve")
+            problems.append(ConfigError(f"handler plugins {names} place calls: pass "
+                                        "--connection-string (or CALLBACKS_CONNECTION_STRING)",
+                                        command="serve"))
+        if not callback_url:
+            try:
+                checked_callback_url(None, "serve")
+            except ConfigError as exc:
+                problems.append(exc)
+    if problems:
+        raise ConfigError.combine(problems)
     return url
 
 
@@ -150,6 +166,7 @@ def build_dispatcher(
         DispatchConfig(
             concurrency=config.concurrency if concurrency is None else concurrency,
             max_attempts=config.max_attempts,
+            handler_timeout=config.handler_timeout,
             lease=config.lease,
         ),
         owner=config.replica_name,
@@ -164,17 +181,70 @@ def build_dispatcher(
     return dispatcher
 
 
-def build_app(config: ServeConfig) -> Starlette:
-    """The receiver app for ``config``; plugins are loaded now so a bad one stops start-up."""
-    plugins = load_enabled(config.handlers, config.config_file)
-    callback_url = serve_callback_url(plugins, config.connection_string, config.callback_url)
+class Parts(NamedTuple):
+    """What the service is made of besides its log, each checked: built before the log is."""
+
+    plugins: LoadedPlugins
+    callback_url: str | None
+    metrics: Metrics
+    client: CallAutomationClient | None
+    auth: Authenticator
+
+
+def checked_parts(config: ServeConfig, found: Sequence[ConfigError] = ()) -> Parts:
+    """Load the plugins, check the URLs and keys; ConfigError listing every problem, with
+    ``found`` (the configuration's own) first.
+
+    With problems ``found``, only the plugins and the flows' URLs are checked: the client and
+    the authenticator would be built from values already known to be wrong. Nothing is
+    written: a bad setting must leave no log behind.
+    """
+    problems: list[ConfigError] = list(found)
+
+    def checked(build: Callable[[], T]) -> T | None:
+        try:
+            return build()
+        except ConfigError as exc:
+            problems.append(exc)
+        except ValueError as exc:  # what JwksCache and others say of a bad URL
+            problems.append(ConfigError(str(exc)))
+        return None
+
+    plugins = checked(lambda: load_enabled(config.handlers, config.config_file))
+    callback_url = checked(lambda: serve_callback_url(
+        plugins or _loadable(config.handlers), config.connection_string, config.callback_url
+    ))
     metrics = Metrics()
-    client = rest_client(config, metrics)
+    client = auth = None
+    if not problems:
+        client = checked(lambda: rest_client(config, metrics))
+        auth = checked(lambda: authenticator(config))
+    if problems:
+        raise ConfigError.combine(problems)
+    assert plugins is not None and auth is not None
     if client is None and plugins.plugins:
         log.warning("no connection string: handlers can read events, but one that uses ctx.call "
                     "or ctx.client fails its event (give --connection-string or "
                     "CALLBACKS_CONNECTION_STRING)")
-    check_log(config)  # after the plugins loaded: a bad one must not leave a log behind
+    return Parts(plugins, callback_url, metrics, client, auth)
+
+
+def _loadable(specs: Sequence[str]) -> LoadedPlugins:
+    """The plugins of ``specs`` that load, unconfigured: which of them place calls is known
+    even while their settings are still wrong."""
+    found = []
+    for spec in specs:
+        try:
+            found.append(load_plugin(spec))
+        except PluginError:
+            continue
+    return LoadedPlugins(tuple(found))
+
+
+def build_app(config: ServeConfig, parts: Parts | None = None) -> Starlette:
+    """The receiver app for ``config``, of ``parts`` (default: :func:`checked_parts` now)."""
+    plugins, callback_url, metrics, client, auth = parts or checked_parts(config)
+    check_log(config)
     intake: Intake
     mode, reason = config.dispatch_mode()
     log.info("dispatch %s (%s)", mode, reason)
@@ -196,7 +266,7 @@ def build_app(config: ServeConfig) -> Starlette:
 
     return create_app(
         intake,
-        authenticator(config),
+        auth,
         limits=Limits(
             body_bytes=config.body_limit,
             events=config.max_events,
@@ -211,6 +281,16 @@ def build_app(config: ServeConfig) -> Starlette:
         ),
         metrics=metrics,
     )
+
+
+def log_name(url: str) -> str:
+    """The log at ``url`` as the start-up line names it: its URL without a password."""
+    store = open_store(url)  # a checked URL; nothing is opened
+    shown = getattr(store, "url", None)  # PostgreSQL's, without its password
+    if isinstance(shown, str):
+        return shown
+    path = getattr(store, "path", None)
+    return f"sqlite:///{path}" if isinstance(path, str) else type(store).__name__
 
 
 def check_log(config: ServeConfig) -> None:

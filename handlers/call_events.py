@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from typing import Literal
 from urllib.parse import urlsplit
 
-from callbacks import BadRequest, CallAutomationError, CallNotFound
+from callbacks import CallAutomationError, call_gone
 from callbacks.events import (
     CallConnected,
     CallConnectionStateChanged,
@@ -31,7 +31,6 @@ CANCELLED_SUBCODE = 8508
 
 _UP = (CallState.ESTABLISHED, CallState.CONNECTED)
 _DOWN = (CallState.TERMINATED, CallState.DISCONNECTED)
-_GONE_CODES = frozenset({"CallEnded", "CallNotFound"})
 
 
 def _state(event: Event) -> object:
@@ -80,13 +79,6 @@ def audio_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http(s) URL of an audio file")
     return value
-
-
-def call_gone(exc: CallAutomationError) -> bool:
-    """Whether ``exc`` says the call has ended (404, or a 400 CallEnded)."""
-    return isinstance(exc, CallNotFound) or (
-        isinstance(exc, BadRequest) and exc.code in _GONE_CODES
-    )
 
 
 async def unless_call_gone(action: Awaitable[object],

@@ -1,7 +1,7 @@
 """The ``callbacks`` command: ``serve``, ``emulate``, ``events`` ...
 
 One module per command, each registering itself through ``add_parser``; this module only
-assembles them and turns configuration errors into one line and exit status 2. Nothing imports
+assembles them and turns configuration errors into one line each and exit status 2. Nothing imports
 this package: it is the top layer.
 """
 
@@ -23,12 +23,23 @@ def _subcommands() -> list[Callable[[Any], None]]:
     ]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("acs-callbacks")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, every subcommand included."""
     parser = argparse.ArgumentParser(
         prog="callbacks",
         description="Receive, log and route Call Automation callback events.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the installed version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_parser in _subcommands():
         add_parser(subparsers)
@@ -39,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callbacks`` console script."""
     from callbacks.errors import ConfigError
     from callbacks.store.records import StoreError
+    from callbacks.terminal import printable
 
     command: str | None = None
     try:
@@ -54,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         # A StoreError: the log cannot be opened or read (its messages carry no secret).
         named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None) or command]))
-        print(f"{named}: error: {exc}", file=sys.stderr)
+        for problem in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
+            print(printable(f"{named}: error: {problem}"), file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except BrokenPipeError:
         # The reader went away (`callbacks events list | head`): stop quietly, and keep Python

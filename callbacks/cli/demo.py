@@ -32,6 +32,7 @@ from callbacks.plugins.loader import load_enabled
 from callbacks.service import build_app
 from callbacks.store import open_store
 from callbacks.store.records import EventStatus
+from callbacks.terminal import Column, TableWriter
 
 CALLEE = "+14255550100"
 AGENT = "+14255550199"
@@ -72,11 +73,18 @@ async def _until(condition: Callable[[], Any], seconds: float, what: str) -> Non
         await asyncio.sleep(0.05)
 
 
-def _timeline(emulator: RunningEmulator, call_id: str) -> list[tuple[float, str]]:
+_TIMELINE = (
+    Column("", width=8, justify="right"), Column("", plain=8), Column("", plain=22),
+    Column("", plain=0), Column(""),
+)
+"""Offset, REST or callback, what (request or event type), its detail, and the answer."""
+
+
+def _timeline(emulator: RunningEmulator, call_id: str) -> list[tuple[float, str, str, str, str]]:
     journal = emulator.emulator.journal
     rows = [
-        (r.t, f"REST      {r.method} {r.path.split('?')[0]}  -> {r.status}"
-              + (f"  ({r.operation_context})" if r.operation_context else ""))
+        (r.t, "REST", f"{r.method} {r.path.split('?')[0]}", r.operation_context or "",
+         f"-> {r.status}")
         for r in journal.requests
         if r.call_id == call_id or (r.operation == "create_call" and r.status < 300)
     ]
@@ -91,7 +99,7 @@ def _timeline(emulator: RunningEmulator, call_id: str) -> list[tuple[float, str]
         if c.event_type == "ParticipantsUpdated":
             detail = f"{len(data.get('Participants') or [])} participant(s)"
         status = c.attempts[-1].status if c.attempts else c.status
-        rows.append((c.t, f"callback  {c.event_type:<22} {detail}  -> receiver {status}"))
+        rows.append((c.t, "callback", c.event_type, str(detail), f"-> receiver {status}"))
     return sorted(rows)
 
 
@@ -149,8 +157,10 @@ async def run_demo(out: TextIO) -> int:
                     try:
                         await _until(finished, 20, "the call to end and be handled")
                     finally:
-                        for offset, line in _timeline(emulator, call_id):
-                            out.write(f"  +{offset:6.3f}s  {line}\n")
+                        table = TableWriter(out, _TIMELINE, header=False, indent=2)
+                        for offset, *row in _timeline(emulator, call_id):
+                            table.add(f"+{offset:6.3f}s", *row)
+                        table.close()
                     records = await flow_records(store, {"reminder": flow})
         outcome = records[-1] if records else None
         out.write(f"\noutcome   {outcome.outcome if outcome else 'unknown'}: "

@@ -25,44 +25,72 @@ from callbacks.options import (
 from callbacks.replay.output import replays_text
 from callbacks.replay.sources import export_events
 from callbacks.store.base import EventStore
-from callbacks.store.records import EventRecord, EventStatus
+from callbacks.store.records import EventFilter, EventRecord, EventStatus
+from callbacks.terminal import Column, TableWriter, printable
 
-
-def _table_row(record: EventRecord) -> str:
-    received = record.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    return (
-        f"{record.seq:>7}  {received}  {record.status.value:<7}  {record.type:<28}  "
-        f"{record.call_id or '-':<38}  {record.operation_context or '-':<16}  {record.id}"
-    )
-
-
-_TABLE_HEADER = (
-    f"{'SEQ':>7}  {'RECEIVED (UTC)':<23}  {'STATUS':<7}  {'TYPE':<28}  {'CALL':<38}  "
-    f"{'CONTEXT':<16}  ID"
+_LIST = (
+    Column("SEQ", width=7, justify="right"), Column("RECEIVED (UTC)", width=23),
+    Column("STATUS", width=7), Column("TYPE", plain=28), Column("CALL", plain=38),
+    Column("CONTEXT", plain=16), Column("ID"),
 )
+
+
+def _received(record: EventRecord) -> str:
+    return record.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 async def _list(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
     where = event_filter(args)
     count = 0
-    if not args.json:
-        out.write(_TABLE_HEADER + "\n")
+    table = None if args.json else TableWriter(out, _LIST)
     limit = _LIMIT.value(args, {})
     async for record in store.list_events(where, limit=limit, newest_first=args.newest_first):
         count += 1
-        if args.json:
+        if table is None:
             out.write(json.dumps(record.to_json(raw=args.raw)) + "\n")
         else:
-            out.write(_table_row(record) + "\n")
-    if not args.json:
+            table.add(record.seq, _received(record), record.status.value, record.type,
+                      record.call_id or "-", record.operation_context or "-", record.id)
+    if table is not None:
+        table.close()
         out.write(f"({count} event{'s' if count != 1 else ''})\n")
     return 0
 
 
+_INT64 = 2**63
+MIN_PREFIX = 8
+"""The shortest id prefix ``events show`` takes for an id (shorter ones match too much)."""
+
+
+async def find_event(store: EventStore, given: str) -> EventRecord | str:
+    """The event ``given`` names: all digits, the ``SEQ`` that ``events list`` shows; else its
+    id, or a unique prefix of it of at least :data:`MIN_PREFIX` characters. Or why there is
+    none."""
+    if given.isascii() and given.isdigit():
+        seq = int(given)
+        if seq >= _INT64:
+            return f"no event with seq {given} in the log"
+        async for record in store.list_events(EventFilter(after_seq=seq - 1), limit=1):
+            if record.seq == seq:
+                return record
+        return f"no event with seq {seq} in the log (a number is the SEQ of `events list`)"
+    exact = await store.get_event(given)
+    if exact is not None:
+        return exact
+    if len(given) < MIN_PREFIX:
+        return f"no event {given!r} in the log (an id prefix needs {MIN_PREFIX} characters)"
+    found = [r async for r in store.list_events(EventFilter(id_prefix=given), limit=2)]
+    if not found:
+        return f"no event {given!r} in the log"
+    if len(found) > 1:
+        return f"{given!r} is the start of several event ids: give more of it"
+    return found[0]
+
+
 async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
-    record = await store.get_event(args.event_id)
-    if record is None:
-        print(f"callbacks events show: no event {args.event_id!r} in the log", file=sys.stderr)
+    record = await find_event(store, args.event_id)
+    if isinstance(record, str):
+        print(f"callbacks events show: {record}", file=sys.stderr)
         return 1
     replays = await store.replay_outcomes(record.id)
     if args.json:
@@ -70,22 +98,33 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
         out.write(json.dumps(shown) + "\n")
         return 0
     document = record.to_json(raw=True)
+    fields = TableWriter(out, (Column("", plain=17), Column("")), header=False)
     for key in ("id", "seq", "type", "dialect", "call_id", "operation_context", "sequence",
-                "event_time", "received_at", "path_context", "status", "attempts"):
-        out.write(f"{key + ':':<19}{document[key] if document[key] is not None else '-'}\n")
+                "event_time", "received_at", "path_context", "status"):
+        fields.add(key + ":", document[key] if document[key] is not None else "-")
+    fields.add("attempts:", _attempts(record))
+    fields.close()
     out.write("outcomes:\n")
     if not record.outcomes:
         out.write("  (none yet)\n")
     for outcome in record.outcomes:
         verdict = "ok" if outcome.ok else f"FAILED: {outcome.error}"
-        out.write(
+        out.write(printable(
             f"  {outcome.finished_at.isoformat()}  attempt {outcome.attempt}  "
-            f"{outcome.handler}  {outcome.duration * 1000:.1f} ms  {verdict}\n"
-        )
+            f"{outcome.handler}  {outcome.duration * 1000:.1f} ms  {verdict}"
+        ) + "\n")
     if replays:
         out.write(replays_text(replays))
     out.write("raw:\n" + json.dumps(document["raw"], indent=2) + "\n")
     return 0
+
+
+def _attempts(record: EventRecord) -> str:
+    """Runs as the outcome list numbers them; ``record.attempts`` restarts at each retry."""
+    runs = max((outcome.attempt for outcome in record.outcomes), default=record.attempts)
+    if runs <= record.attempts:
+        return str(record.attempts)
+    return f"{runs} ({record.attempts} since the last `callbacks events retry`)"
 
 
 async def _export(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
@@ -127,6 +166,14 @@ async def _retry(store: EventStore, args: argparse.Namespace, out: TextIO) -> in
 
 async def _prune(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
     before = _BEFORE.parse(args.before, _BEFORE.flag)
+    if args.dry_run:
+        count = 0
+        for status in (EventStatus.DONE, EventStatus.DEAD):  # what prune deletes
+            async for _ in store.list_events(EventFilter(status=status, until=before)):
+                count += 1
+        out.write(f"{count} finished event{'s' if count != 1 else ''} received before "
+                  f"{before.isoformat()} would be deleted (dry run: nothing deleted)\n")
+        return 0
     count = await store.prune(before)
     out.write(f"{count} finished event{'s' if count != 1 else ''} received before "
               f"{before.isoformat()} deleted\n")
@@ -142,11 +189,17 @@ async def _stats(store: EventStore, args: argparse.Namespace, out: TextIO) -> in
         return 0
     out.write(f"events: {stats.total}   calls with unfinished work: {stats.calls_with_work}\n")
     out.write("by status:\n")
+    by_status = TableWriter(out, (Column("", plain=8), Column("", width=10, justify="right")),
+                            header=False, indent=2)
     for name, count in sorted(stats.by_status.items()):
-        out.write(f"  {name:<10}{count:>10}\n")
+        by_status.add(name, count)
+    by_status.close()
     out.write("by type:\n")
+    by_type = TableWriter(out, (Column("", plain=38), Column("", width=10, justify="right")),
+                          header=False, indent=2)
     for name, count in sorted(stats.by_type.items(), key=lambda item: (-item[1], item[0])):
-        out.write(f"  {name:<40}{count:>10}\n")
+        by_type.add(name, count)
+    by_type.close()
     return 0
 
 
@@ -192,14 +245,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         Option("--raw", "with --json: include the raw event", flag_only=True))
     show = sub("show", _show, "show one event: raw JSON and every handler outcome",
                Option("--json", "one JSON object", flag_only=True))
-    show.add_argument("event_id", metavar="ID", help="the event's id")
+    show.add_argument("event_id", metavar="ID", help="the event's SEQ as `events list` shows it "
+                      f"(all digits), its id, or a unique start of its id ({MIN_PREFIX}+ "
+                      "characters)")
     sub("export", _export, "write events, raw and with their metadata, as JSON Lines "
         "(for callbacks replay --file)", *FILTERS,
         Option("--output", "write to this file (default: stdout)", env=None, short="-o"))
     retry = sub("retry", _retry, "send dead events back to pending",
                 Option("--dead", "every dead event", flag_only=True))
     retry.add_argument("event_ids", metavar="ID", nargs="*", help="ids of dead events")
-    prune = sub("prune", _prune, "delete finished events received before a date")
+    prune = sub("prune", _prune, "delete finished events received before a date",
+                Option("--dry-run", "count what would be deleted; delete nothing",
+                       flag_only=True))
     prune.add_argument("--before", required=True, help=_BEFORE.help)
     sub("stats", _stats, "counts by status and type",
         Option("--json", "one JSON object", flag_only=True))

@@ -46,6 +46,7 @@ from callbacks.plugins.loader import (
     load_enabled,
     load_plugin,
 )
+from callbacks.terminal import Column, TableWriter, printable
 
 CALL_OPTIONS = (
     CONNECTION_STRING,
@@ -116,11 +117,12 @@ async def _place(name: str, plugins: LoadedPlugins, flow: Flow[Any], request: Ba
     else:
         for call in started.calls:
             if call.error is None:
-                print(f"{name} {started.id}: calling {call.target} (call {call.call_id})")
+                print(printable(f"{name} {started.id}: calling {call.target} "
+                                f"(call {call.call_id})"))
     for call in started.calls:
         if call.error is not None:
-            print(f"callbacks call: {name} {started.id}: cannot call {call.target}: {call.error}",
-                  file=sys.stderr)
+            print(printable(f"callbacks call: {name} {started.id}: cannot call {call.target}: "
+                            f"{call.error}"), file=sys.stderr)
     return 0 if started.ok else 1
 
 
@@ -176,9 +178,10 @@ def _flows_to_read(specs: Sequence[str], only: str | None) -> dict[str, Flow[Any
     return flows
 
 
-def _row(record: FlowRecord) -> str:
-    started = record.started_at.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{record.flow:<10} {record.id:<17} {started:<20} {record.outcome:<16} {record.summary}"
+_FLOWS = (
+    Column("FLOW", plain=9), Column("ID", plain=16), Column("STARTED (UTC)", width=19),
+    Column("OUTCOME", plain=15), Column("SUMMARY"),
+)
 
 
 def run_flows(args: argparse.Namespace) -> int:
@@ -203,9 +206,11 @@ def run_flows(args: argparse.Namespace) -> int:
         for record in records:
             print(json.dumps(record.to_json()))
         return 0
-    print(f"{'FLOW':<10} {'ID':<17} {'STARTED (UTC)':<20} {'OUTCOME':<16} SUMMARY")
+    table = TableWriter(sys.stdout, _FLOWS)
     for record in records:
-        print(_row(record))
+        table.add(record.flow, record.id, record.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                  record.outcome, record.summary)
+    table.close()
     return 0
 
 

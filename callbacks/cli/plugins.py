@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, get_origin
+from typing import Any, TextIO, get_origin
 
 from callbacks.plugins.loader import Plugin, PluginError, installed, load_plugin
 from callbacks.plugins.settings import describe_settings
+from callbacks.terminal import Column, TableWriter, printable
 
 
 def describe(plugin: Plugin) -> dict[str, Any]:
@@ -37,18 +38,26 @@ def _usage(option: dict[str, Any]) -> str:
     return text if option["required"] else f"[{text}]"
 
 
-def _text(document: dict[str, Any]) -> list[str]:
-    lines = [f"{document['name']}: {document['description'] or '(no description)'}"]
-    for setting in document["settings"]:
-        default = "required" if setting["required"] else f"default {setting['default']}"
-        lines.append(f"    {setting['name']:<18} {setting['type']:<14} {default:<28} "
-                     f"{setting['env']}")
-        if setting["description"]:
-            lines.append(f"        {setting['description']}")
+_SETTINGS = (
+    Column("SETTING", plain=17), Column("TYPE", plain=13), Column("DEFAULT", plain=27),
+    Column("VARIABLE", plain=36), Column("MEANING"),
+)
+
+
+def _write(document: dict[str, Any], out: TextIO) -> None:
+    out.write(printable(f"{document['name']}: {document['description'] or '(no description)'}")
+              + "\n")
+    if document["settings"]:
+        table = TableWriter(out, _SETTINGS, indent=4)
+        for setting in document["settings"]:
+            default = "required" if setting["required"] else f"default {setting['default']}"
+            table.add(setting["name"], setting["type"], default, setting["env"],
+                      setting["description"] or "")
+        table.close()
     if document["flow"] is not None:
         options = " ".join(_usage(option) for option in document["flow"]["options"])
-        lines.append(f"    starts a flow: callbacks call {document['name']} {options}")
-    return lines
+        out.write(printable(f"    starts a flow: callbacks call {document['name']} {options}")
+                  + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
             broken += 1
             document = {"name": name, "error": str(exc)}
             if not args.json:
-                print(f"{name}: cannot be loaded: {exc}")
+                print(printable(f"{name}: cannot be loaded: {exc}"))
                 continue
         if args.json:
             print(json.dumps(document))
         else:
-            print("\n".join(_text(document)))
+            _write(document, sys.stdout)
     if not installed() and not args.json:
         print("no handler plugins installed (entry-point group callbacks.handlers)",
               file=sys.stderr)

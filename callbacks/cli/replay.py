@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 from callbacks.options import (
     API_STYLE,
@@ -37,7 +38,9 @@ from callbacks.options import (
 from callbacks.replay.plan import DRY_RUN_CALLBACK_URL, check, open_log, replay
 from callbacks.replay.sources import FileSource, InvalidEntry
 from callbacks.replay.targets import TargetError
+from callbacks.server.logs import TextFormatter
 from callbacks.store.records import StoreError
+from callbacks.terminal import printable
 
 MODES = (
     Option("--dry-run", "handlers run, nothing is sent (the default)", flag_only=True),
@@ -89,37 +92,70 @@ def run(args: argparse.Namespace) -> int:
     given = values(args, (*MODES, *OPTIONS), os.environ)
     given["api_version"] = api_version(given)
     args = argparse.Namespace(**given)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    with _logging(args.log_level):
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _logging(level: str) -> Iterator[None]:
+    """Log to stderr at ``level`` while the replay runs: one line a record, escaped.
+
+    A failing handler is reported with the results; on stderr it is one line naming the error
+    (its traceback too with ``--log-level debug``).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TextFormatter(tracebacks=level == "DEBUG"))
+    root = logging.getLogger()
+    before = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before)
+
+
+def _run(args: argparse.Namespace) -> int:
     plan = check(args)
     store = open_log(args, plan)
     if plan.file is not None and not args.skip_invalid:
-        bad = _invalid_entries(plan.file, sys.stderr)
+        bad = _report_invalid_entries(plan.file)
         if bad:
-            print(
-                f"callbacks replay: {bad} unreadable entr{'ies' if bad > 1 else 'y'} in "
-                f"{plan.file}; nothing replayed (--skip-invalid replays the rest)",
-                file=sys.stderr,
-            )
+            print(f"callbacks replay: {bad}; nothing replayed (--skip-invalid replays the rest)",
+                  file=sys.stderr)
             return 1
     try:
         summary = asyncio.run(replay(args, plan, store, sys.stdout, sys.stderr))
     except (StoreError, TargetError) as exc:
-        print(f"callbacks replay: {exc}", file=sys.stderr)
+        print(printable(f"callbacks replay: {exc}"), file=sys.stderr)
         return 1
     if summary.stopped and summary.stopped != "interrupted":
-        print(f"callbacks replay: stopped: {summary.stopped}", file=sys.stderr)
+        print(printable(f"callbacks replay: stopped: {summary.stopped}"), file=sys.stderr)
     if summary.stopped == "interrupted":
         return 130
     return 0 if summary.ok and not (summary.invalid and plan.file is None) else 1
 
 
-def _invalid_entries(path: Path, err: TextIO) -> int:
-    """Report every unreadable entry of the file (a first pass); how many."""
+def _report_invalid_entries(path: Path) -> str | None:
+    """Report the file's unreadable entries (a first pass); what to say of them, if any.
+
+    One is told in the final line alone; more get a line each, and the final line counts them.
+    """
+    first: InvalidEntry | None = None
     count = 0
     for entry in FileSource(path).entries():
-        if isinstance(entry, InvalidEntry):
-            count += 1
-            err.write(f"{path} {entry}\n")
-    return count
+        if not isinstance(entry, InvalidEntry):
+            continue
+        count += 1
+        if count == 1:
+            first = entry
+            continue
+        if count == 2:
+            print(printable(f"{path} {first}"), file=sys.stderr)
+        print(printable(f"{path} {entry}"), file=sys.stderr)
+    if count == 0:
+        return None
+    return printable(f"{path} {first}" if count == 1 else f"{count} unreadable entries in {path}")
 
 

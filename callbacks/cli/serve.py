@@ -13,9 +13,10 @@ import signal
 import uvicorn
 
 from callbacks.config import ServeConfig
+from callbacks.server import listener
 from callbacks.server.guard import guarded_protocol
 from callbacks.server.logs import configure_logging
-from callbacks.service import build_app, tune_gc
+from callbacks.service import build_app, checked_parts, log_name, tune_gc
 
 log = logging.getLogger("callbacks.serve")
 
@@ -34,11 +35,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``callbacks serve`` until SIGINT/SIGTERM; 0 after a clean shutdown."""
-    config = ServeConfig.from_args(args)
+    config, problems = ServeConfig.resolve(args)
     configure_logging(config.log_level, config.log_format, replica=config.replica_name)
-    app = build_app(config)
+    parts = checked_parts(config, problems)  # every problem at once, not one per start
+    # Before the log is opened or a child started: a port in use must leave nothing behind.
+    sock = listener.bind(config.host, config.port)
+    app = build_app(config, parts)
     if config.auth == "none":
         log.warning("callback authentication is OFF (--auth none): anyone can post events")
+    for warning in config.warnings():
+        log.warning("%s", warning)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -57,12 +63,14 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     log.info(
-        "callbacks serve: http://%s:%d/api/callbacks (auth %s, handlers: %s)",
-        config.host, config.port, config.auth, ", ".join(config.handlers) or "none",
+        "callbacks serve: http://%s:%d/api/callbacks (auth %s, handlers: %s, log %s)",
+        config.host, sock.getsockname()[1], config.auth, ", ".join(config.handlers) or "none",
+        log_name(config.store),
     )
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal under the handler that
     # was installed before it started; with this one the re-raise is a no-op and we exit 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     tune_gc()
-    server.run()
+    with sock:
+        server.run(sockets=[sock])
     return 0 if server.started else 1

@@ -12,6 +12,9 @@ The tree (catch the narrowest class that changes what the handler does)::
     ├── NoResponse                 no HTTP answer: connection refused, timeout (.status is None)
     └── InvalidResponse            a 2xx whose body is not the documented shape
 
+:func:`call_gone` tells the answers that mean the call has ended or never existed from the
+rest: the one place that knows them.
+
 Messages carry the method, path, status, the service's ``code``/``message`` and the request id
 (``x-ms-client-request-id``, ``x-ms-request-id`` or our ``Repeatability-Request-ID``), never a
 header value that authenticates.
@@ -28,6 +31,8 @@ _REQUEST_ID_HEADERS = ("x-ms-client-request-id", "x-ms-request-id", "repeatabili
 _SNIPPET = 200
 _TAGS = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+_GONE_CODES = frozenset({"CallEnded", "CallNotFound"})
+"""The ``code`` of a 400 that says the call has ended (the call is gone, not the request bad)."""
 
 
 class CallAutomationError(Exception):
@@ -116,6 +121,14 @@ def error_class(status: int) -> type[CallAutomationError]:
     if status >= 500:
         return ServerError
     return CallAutomationError
+
+
+def call_gone(error: CallAutomationError) -> bool:
+    """Whether ``error`` says the call has ended or does not exist: nothing done on it can
+    succeed any more, so retrying is pointless (404, or a 400 ``CallEnded``)."""
+    return isinstance(error, CallNotFound) or (
+        isinstance(error, BadRequest) and error.code in _GONE_CODES
+    )
 
 
 def request_id_of(response: httpx2.Response) -> str | None:

@@ -58,6 +58,9 @@ class Dispatcher:
         self.config = config or DispatchConfig()
         self.owner = owner or default_owner()
         self.metrics = metrics if metrics is not None else Metrics()
+        self.dispatched_elsewhere = False
+        """Set when another process runs this log's handlers (``--dispatch process``): with
+        concurrency 0 this one then has nothing to say about running none."""
         # True: a log that cannot be opened at start is retried in the background (503 and
         # not ready meanwhile) instead of failing start-up, e.g. a database still booting.
         self._wait_for_log = wait_for_log
@@ -119,7 +122,8 @@ class Dispatcher:
             log.info("took back %d call(s) left claimed by an earlier run", recovered)
         self._accepting = True
         if self.config.concurrency == 0:
-            log.info("this process logs events and runs no handlers (concurrency 0)")
+            if not self.dispatched_elsewhere:
+                log.info("this process logs events and runs no handlers (concurrency 0)")
             return
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="callbacks-dispatch")
         self._leases.start()

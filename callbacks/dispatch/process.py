@@ -76,6 +76,7 @@ class DispatchProcess:
         if log_only.config.concurrency != 0:
             raise ValueError("the receiving process must not dispatch: concurrency 0")
         self._log = log_only
+        log_only.dispatched_elsewhere = True  # by the child: "runs no handlers" would mislead
         self._config = config
         self._metrics = metrics
         self._restart_delay = restart_delay

@@ -8,7 +8,9 @@ handler failed:
 
 - all succeed -> ``done``;
 - some fail -> ``failed``, to run again after :meth:`DispatchConfig.retry_delay`;
-- still failing after ``max_attempts`` runs -> ``dead``.
+- still failing after ``max_attempts`` runs -> ``dead``;
+- failed for good (:mod:`callbacks.dispatch.failures`) and nothing else to retry -> ``dead`` at
+  once; a handler that failed for good is not run again in this round of attempts.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from datetime import UTC, datetime
 
 from callbacks.context import ContextFactory
 from callbacks.dispatch.config import DispatchConfig
+from callbacks.dispatch.failures import is_permanent
 from callbacks.events.base import Event
 from callbacks.events.parse import parse_event_element
 from callbacks.routing import Route, Router, named_routes, run_route
 from callbacks.server.deadline import deadline
 from callbacks.server.metrics import Metrics
 from callbacks.store.base import EventStatus, EventStore, Outcome, PendingEvent
+from callbacks.store.records import PERMANENT
 
 log = logging.getLogger("callbacks.dispatch")
 
@@ -84,23 +88,29 @@ class EventRunner:
         if item.attempts == 0:
             self._metrics.dispatch_started(item.received_at.timestamp())
         succeeded = {o.handler for o in item.outcomes if o.ok}
+        given_up = _given_up(item)
         runs = Counter(o.handler for o in item.outcomes)
         outcomes: list[Outcome] = []
+        skipped_for_good = False
         for name, route in named_routes(routes):
             logged = self._store.stored_text(name)  # earlier outcomes name it so
             if logged in succeeded:
+                continue
+            if logged in given_up:
+                skipped_for_good = True
                 continue
             attempt = runs[logged] + 1
             error, duration = await self._run_handler(route, event, attempt, item)
             self._metrics.handler_ran(name, error is None, duration)
             outcomes.append(Outcome(name, attempt, error, duration, _now()))
         attempts = item.attempts + 1
-        if all(o.ok for o in outcomes):
-            status = EventStatus.DONE
-        elif attempts >= self._config.max_attempts:
-            status = EventStatus.DEAD
+        if any(not o.ok and not o.permanent for o in outcomes):
+            failed_for_now = attempts < self._config.max_attempts
+            status = EventStatus.FAILED if failed_for_now else EventStatus.DEAD
+        elif skipped_for_good or any(o.permanent for o in outcomes):
+            status = EventStatus.DEAD  # nothing left to retry
         else:
-            status = EventStatus.FAILED
+            status = EventStatus.DONE
         await self._store.finish(self._owner, item.seq, status, outcomes)
         self._metrics.event_finished(status)
         _log_outcome(item, event, status, attempts, outcomes)
@@ -123,7 +133,24 @@ class EventRunner:
             log.error("handler %s timed out on event %s", route.name, event.identity)
             limit = self._config.handler_timeout
             return f"TimeoutError: still running after {limit} s", time.perf_counter() - started
-        return outcome.error, outcome.duration
+        error = outcome.error
+        if error is not None and outcome.exception is not None and is_permanent(
+            outcome.exception
+        ):
+            error += PERMANENT
+        return error, outcome.duration
+
+
+def _given_up(item: PendingEvent) -> set[str]:
+    """Handlers whose latest run on ``item`` failed for good in this round of attempts.
+
+    A new round (``events retry`` sets the attempts back to 0) runs them again: the user has
+    fixed what made them fail, or wants to see it fail again.
+    """
+    if item.attempts == 0:
+        return set()
+    latest = {o.handler: o for o in item.outcomes}  # outcomes come in the order runs finished
+    return {handler for handler, outcome in latest.items() if outcome.permanent}
 
 
 _LEVELS = {

@@ -41,7 +41,14 @@ log = logging.getLogger("callbacks.plugins")
 
 
 class PluginError(Exception):
-    """A plugin could not be loaded or configured; the message names it."""
+    """A plugin could not be loaded or configured; the message names it.
+
+    ``problems`` has one message per problem found (every plugin's, every setting's).
+    """
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
+        self.problems = list(problems) or [message]
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +186,8 @@ def configure(
             plugin.name, plugin.settings, environ=environ, section=section, source=config_name
         )
     except SettingsError as exc:
-        raise PluginError(f"handler plugin {plugin.name!r}: {exc}") from None
+        problems = [f"handler plugin {plugin.name!r}: {problem}" for problem in exc.problems]
+        raise PluginError(problems[0], problems=problems) from None
 
 
 def load_plugins(
@@ -189,27 +197,35 @@ def load_plugins(
     config: Mapping[str, Mapping[str, Any]] | None = None,
     config_name: str | None = None,
 ) -> LoadedPlugins:
-    """Load and configure every named plugin, in order; the first problem raises PluginError.
+    """Load and configure every named plugin, in order; PluginError lists every problem.
 
     ``config`` holds the sections of the ``--config`` file, ``config_name`` names it in
     messages. A section for a plugin that is not enabled is logged as a warning.
     """
     plugins: list[Plugin] = []
     values: dict[type[BaseModel], BaseModel] = {}
+    problems: list[str] = []
     for spec in specs:
         if not spec.strip():
             continue
-        plugin = load_plugin(spec)
-        if any(p.name == plugin.name for p in plugins):
-            raise PluginError(f"handler plugin {plugin.name!r} is enabled twice")
-        settings = configure(plugin, environ=environ, config=config, config_name=config_name)
-        if settings is not None:
-            assert plugin.settings is not None
-            if plugin.settings in values:
-                raise PluginError(f"handler plugin {plugin.name!r} shares its settings model "
-                                  f"{plugin.settings.__name__} with another enabled plugin")
-            values[plugin.settings] = settings
+        try:
+            plugin = load_plugin(spec)
+            if any(p.name == plugin.name for p in plugins):
+                raise PluginError(f"handler plugin {plugin.name!r} is enabled twice")
+            settings = configure(plugin, environ=environ, config=config, config_name=config_name)
+            if settings is not None:
+                assert plugin.settings is not None
+                if plugin.settings in values:
+                    raise PluginError(f"handler plugin {plugin.name!r} shares its settings "
+                                      f"model {plugin.settings.__name__} with another enabled "
+                                      "plugin")
+                values[plugin.settings] = settings
+        except PluginError as exc:  # go on: one start reports every plugin's problems
+            problems += exc.problems
+            continue
         plugins.append(plugin)
+    if problems:
+        raise PluginError(problems[0], problems=problems)
     names = {p.name for p in plugins}
     for section in config or {}:
         if section not in names:
@@ -227,4 +243,4 @@ def load_enabled(
     except SettingsError as exc:
         raise ConfigError(f"--config: {exc}", command=command) from None
     except PluginError as exc:
-        raise ConfigError(str(exc), command=command) from None
+        raise ConfigError(exc.problems[0], command=command, problems=exc.problems) from None

@@ -16,7 +16,7 @@ import json
 import re
 import tomllib
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin
@@ -29,7 +29,14 @@ S = TypeVar("S", bound=BaseModel)
 
 
 class SettingsError(ValueError):
-    """A plugin's settings are missing, invalid, or the configuration file cannot be read."""
+    """A plugin's settings are missing, invalid, or the configuration file cannot be read.
+
+    ``problems`` has one message per bad setting (all of them, not the first).
+    """
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
+        self.problems = list(problems) or [message]
+        super().__init__("; ".join(self.problems))
 
 
 def env_name(plugin: str, field: str) -> str:
@@ -69,8 +76,20 @@ class PluginSettings(Mapping[type[BaseModel], BaseModel]):
         return value
 
 
+SERVE_SECTION = "serve"
+"""The section of the configuration file that holds ``serve``'s options, not a plugin's."""
+
+
 def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
     """The plugin sections of a TOML configuration file, by plugin name."""
+    document = read_config_document(path)
+    document.pop(SERVE_SECTION, None)
+    return document
+
+
+def read_config_document(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Every section of a TOML configuration file, by name; SettingsError if it cannot be read
+    or has keys outside a section."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -82,11 +101,14 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses per level of nesting
+        raise SettingsError(f"{path} nests arrays or tables too deeply") from None
     sections: dict[str, dict[str, Any]] = {}
     for name, section in document.items():
         if not isinstance(section, dict):
             raise SettingsError(
-                f"{path}: {name!r} is outside a plugin section; write it under [plugin-name]"
+                f"{path}: {name!r} is outside a plugin section; write it under [plugin-name] "
+                "(or [serve], for an option of serve)"
             )
         sections[name] = section
     return sections
@@ -117,17 +139,20 @@ def load_settings(
 ) -> S:
     """Validate ``model`` from ``CALLBACKS_<PLUGIN>_*`` over ``section`` (a TOML table).
 
-    ``source`` names the configuration file in messages. SettingsError names the first bad
-    field and where its value came from, never the value.
+    ``source`` names the configuration file in messages. SettingsError names every bad field
+    and where its value came from, never the value.
     """
     fields = model.model_fields
     values: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in (section or {}).items():
         if key not in fields:
             known = ", ".join(fields) or "none"
-            raise SettingsError(f"unknown setting {key!r} in [{plugin}] of {source} "
-                                f"(settings: {known})")
+            problems.append(f"unknown setting {key!r} in [{plugin}] of {source} "
+                            f"(settings: {known})")
         values[key] = value
+    for key in [key for key in values if key not in fields]:
+        del values[key]
     from_env: set[str] = set()
     for name in fields:
         raw = environ.get(env_name(plugin, name))
@@ -135,19 +160,27 @@ def load_settings(
             values[name] = _from_env(raw)
             from_env.add(name)
     try:
-        return model.model_validate(values)
+        settings = model.model_validate(values)
     except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        rest = "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
-                       for part in error["loc"][1:])
-        if error["type"] == "missing":
-            hint = f"set {env_name(plugin, field)}"
-            hint += f" or {field} in [{plugin}] of {source}" if source else " or use --config"
-            raise SettingsError(f"setting {field} is missing ({hint})") from None
-        where = _where(plugin, field, from_env, source) if field else plugin
-        message = str(error["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"setting {field}{rest} ({where}): {message}") from None
+        problems += [_problem(error, plugin, from_env, source)
+                     for error in exc.errors(include_url=False, include_input=False)]
+    if problems:
+        raise SettingsError(problems[0], problems=problems)
+    return settings
+
+
+def _problem(error: Any, plugin: str, from_env: set[str], source: str | None) -> str:
+    """One validation error as a line naming the field and where its value came from."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    rest = "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                   for part in error["loc"][1:])
+    if error["type"] == "missing":
+        hint = f"set {env_name(plugin, field)}"
+        hint += f" or {field} in [{plugin}] of {source}" if source else " or use --config"
+        return f"setting {field} is missing ({hint})"
+    where = _where(plugin, field, from_env, source) if field else plugin
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"setting {field}{rest} ({where}): {message}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,8 @@ class _Reader:
         while True:
             try:
                 document, end = _DECODER.raw_decode(self.buf, self.pos)
+            except RecursionError:  # the decoder recurses per level: no event nests so deep
+                return "nested too deeply to be an event"
             except json.JSONDecodeError as exc:
                 if self._incomplete(exc) and len(self.buf) - self.pos < MAX_VALUE and self.more():
                     continue

@@ -12,18 +12,28 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
 from callbacks.replay.replayer import ReplaySummary
 from callbacks.replay.sources import InvalidEntry, ReplayItem
 from callbacks.store.replays import ReplayMode, ReplayResult
+from callbacks.terminal import console, printable
 
 _BAR = 24
+_ERASE_LINE = "\x1b[2K"
 _REFRESH = 0.1
 _SHOW_AFTER = 0.5
 """Short replays finish before a progress line would help: it appears after this long."""
 
 
 class Progress:
-    """A progress line on stderr, redrawn at most ten times a second."""
+    """A progress line on stderr (a terminal), redrawn at most ten times a second.
+
+    It is one line rewritten in place (a carriage return, not cursor movements), so the
+    per-event results printed on stdout meanwhile cannot be drawn over; ``rich`` draws the bar.
+    """
 
     def __init__(
         self,
@@ -33,6 +43,7 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._err = err
+        self._console = console(err)
         self._fraction = fraction
         self._clock = clock
         self._started = clock()
@@ -51,20 +62,24 @@ class Progress:
         self._drawn = now
         self._shown = True
         rate = self.count / (now - self._started)
+        failures = f"  {self.failed} failed" if self.failed else ""
+        line = Table.grid(padding=(0, 2))
+        cells: list[ProgressBar | Text] = []
         fraction = self._fraction() if self._fraction is not None else None
         if fraction is not None:
-            done = min(_BAR, int(fraction * _BAR))
-            bar = f"[{'#' * done}{'.' * (_BAR - done)}] {fraction:4.0%}  "
-        else:
-            bar = ""
-        failures = f"  {self.failed} failed" if self.failed else ""
-        self._err.write(f"\r{bar}{self.count:,} events  {rate:,.0f}/s{failures}   ")
+            cells.append(ProgressBar(total=1.0, completed=fraction, width=_BAR))
+            cells.append(Text(f"{fraction:4.0%}"))
+        cells.append(Text(f"{self.count:,} events  {rate:,.0f}/s{failures}"))
+        line.add_row(*cells)
+        with self._console.capture() as drawn:
+            self._console.print(line, end="")
+        self._err.write("\r" + _ERASE_LINE + drawn.get().rstrip("\n"))
         self._err.flush()
 
     def clear(self) -> None:
         """Erase the line (before the summary)."""
         if self._shown:
-            self._err.write("\r" + " " * 78 + "\r")
+            self._err.write("\r" + _ERASE_LINE)
             self._err.flush()
 
 
@@ -100,7 +115,7 @@ class ReplayOutput:
 
     def invalid(self, entry: InvalidEntry) -> None:
         """Report an entry of the source that could not be read."""
-        self._err.write(f"skipped {entry}\n")
+        self._err.write(printable(f"skipped {entry}") + "\n")
 
     def summary(self, summary: ReplaySummary) -> None:
         """Report the run as a whole."""
@@ -152,7 +167,7 @@ def event_text(item: ReplayItem, result: ReplayResult) -> str:
         lines.extend(by_handler.pop(outcome.handler, []))
     for rest in by_handler.values():
         lines.extend(rest)
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def summary_text(summary: ReplaySummary) -> str:
@@ -181,7 +196,7 @@ def summary_text(summary: ReplaySummary) -> str:
     lines.extend(f"  note: {note}" for note in summary.notes)
     if summary.stopped:
         lines.append(f"  STOPPED: {summary.stopped}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def replays_text(replays: list[ReplayResult]) -> str:
@@ -198,4 +213,4 @@ def replays_text(replays: list[ReplayResult]) -> str:
             body = "" if request.body is None else "  " + request.body.decode("utf-8", "replace")
             status = "no answer" if request.status is None else str(request.status)
             lines.append(f"      {request.method} {request.path} -> {status}{body}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import stat
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from callbacks.flows.state import checked_callback_url
 from callbacks.options import existing_store, filter_of
 from callbacks.plugins.loader import LoadedPlugins, load_enabled
 from callbacks.replay.clients import CallRecorder, DryRunClient, RecordingTransport
+from callbacks.replay.history import FileHistory
 from callbacks.replay.output import Progress, ReplayOutput
 from callbacks.replay.replayer import Replayer, ReplaySummary, new_run_id, parse_speed
 from callbacks.replay.sources import FileSource, InvalidEntry, SourceEntry, log_items, matches
@@ -37,7 +40,7 @@ from callbacks.replay.targets import (
 )
 from callbacks.store import open_store
 from callbacks.store.base import EventStore
-from callbacks.store.history import store_history
+from callbacks.store.history import CallHistory, store_history
 from callbacks.store.records import EventFilter
 from callbacks.store.replays import ReplayMode
 
@@ -67,9 +70,8 @@ def check(args: argparse.Namespace) -> Plan:
         speed = parse_speed(args.speed)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if args.file is not None and not args.file.is_file():
-        what = "a directory, not a file" if args.file.is_dir() else "no such file"
-        raise ConfigError(f"--file: {what}: {args.file}")
+    if args.file is not None:
+        check_file(args.file)
     if mode is ReplayMode.REMOTE:
         check_target_url(args.to)
         if args.handlers:
@@ -100,6 +102,27 @@ def check(args: argparse.Namespace) -> Plan:
     return Plan(mode, where, args.file, plugins, speed, url)
 
 
+def check_file(path: Path) -> None:
+    """ConfigError unless ``path`` is a regular file that can be read.
+
+    A device (``/dev/zero``) never ends, and a pipe cannot be read twice (the unreadable
+    entries are looked for first): both are refused, as is a directory.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"--file: no such file: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"--file: cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"--file: a directory, not a file: {path}")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"--file: {path} is not a regular file (a device or a pipe): save what "
+                          "it gives to a file and replay that")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"--file: cannot read {path}: permission denied")
+
+
 def open_log(args: argparse.Namespace, plan: Plan) -> EventStore | None:
     """The log to read (no file) or to record in (a file: only if it exists)."""
     if plan.file is None:
@@ -125,18 +148,22 @@ async def replay(
             await stack.enter_async_context(store)
         run_id = None
         recorder = CallRecorder()
+        # A file's events are their calls' history; the log's events have the log's.
+        file_history = FileHistory() if plan.file is not None else None
+        history = file_history or (store_history(store) if store is not None else None)
         target: Target
         if plan.mode is ReplayMode.REMOTE:
             remote = RemoteTarget(args.to, secret=args.secret)
             stack.push_async_callback(remote.aclose)
             target = remote
         else:
-            target, run_id = await _handler_target(args, plan, store, recorder, stack)
+            target, run_id = await _handler_target(args, plan, history, recorder, stack)
         source: AsyncIterator[SourceEntry]
         fraction: Callable[[], float | None] | None = None
         if plan.file is not None:
             file_source = FileSource(plan.file)
-            source, fraction = _filtered(file_source, plan.where), file_source.fraction
+            source = _filtered(file_source, plan.where, file_history)
+            fraction = file_source.fraction
         else:
             assert store is not None
             source = log_items(store, plan.where)
@@ -165,12 +192,11 @@ async def replay(
 async def _handler_target(
     args: argparse.Namespace,
     plan: Plan,
-    store: EventStore | None,
+    history: CallHistory | None,
     recorder: CallRecorder,
     stack: contextlib.AsyncExitStack,
 ) -> tuple[HandlerTarget, str | None]:
     assert plan.plugins is not None
-    history = store_history(store) if store is not None else None
     settings = plan.plugins.settings
     if plan.mode is ReplayMode.DRY_RUN:
         client: CallAutomationClient = DryRunClient(recorder, api_version=args.api_version)
@@ -217,7 +243,14 @@ async def _reachable(endpoint: str) -> None:
         raise TargetUnreachable(f"cannot reach the service at {endpoint}: {why}") from None
 
 
-async def _filtered(source: FileSource, where: EventFilter) -> AsyncIterator[SourceEntry]:
+async def _filtered(
+    source: FileSource, where: EventFilter, history: FileHistory | None
+) -> AsyncIterator[SourceEntry]:
     for entry in source.entries():
-        if isinstance(entry, InvalidEntry) or matches(where, entry):
+        if isinstance(entry, InvalidEntry):
             yield entry
+            continue
+        if matches(where, entry):
+            yield entry  # replayed before the next entry is asked for
+        if history is not None:
+            history.remember(entry.event)  # filtered out or not: it is part of its call

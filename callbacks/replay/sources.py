@@ -29,6 +29,7 @@ from callbacks.events.base import Event
 from callbacks.events.parse import EventParseError, parse_events
 from callbacks.replay.files import CHUNK, iter_values
 from callbacks.store.base import EventStore
+from callbacks.store.patterns import glob_matches, is_glob
 from callbacks.store.records import EventFilter, EventRecord, EventStatus, utc
 
 _FULL_TYPE_PREFIX = "Microsoft."
@@ -101,7 +102,13 @@ def matches(where: EventFilter, item: ReplayItem) -> bool:
             return False
         if where.until is not None and utc(moment) >= utc(where.until):
             return False
-    if where.operation_context is not None and event.operation_context != where.operation_context:
+    context = where.operation_context
+    if context is not None and not (
+        glob_matches(event.operation_context, context) if is_glob(context)
+        else event.operation_context == context
+    ):
+        return False
+    if where.id_prefix is not None and not event.identity.startswith(where.id_prefix):
         return False
     return where.id is None or event.identity == where.id
 

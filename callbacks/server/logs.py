@@ -21,14 +21,18 @@ import logging
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
+
+from callbacks.terminal import printable
 
 __all__ = [
     "LOG_FORMATS",
     "TEXT_FORMAT",
     "JsonFormatter",
     "LogWriter",
+    "TextFormatter",
     "Throttle",
     "configure_logging",
     "json_wanted",
@@ -87,6 +91,61 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             document["stack"] = self.formatStack(record.stack_info)
         return _ENCODE(document)
+
+
+class TextFormatter(logging.Formatter):
+    """:data:`TEXT_FORMAT` lines for a terminal, every control character escaped.
+
+    A sender's text in a message (an operationContext, a call id) can neither forge a line nor
+    reach the terminal as an escape sequence. A traceback keeps its frames, and each exception
+    in it is one escaped line (its message may hold a sender's newlines); with
+    ``tracebacks=False`` the exception is named at the end of the record's one line instead.
+    """
+
+    def __init__(self, *, tracebacks: bool = True) -> None:
+        super().__init__(TEXT_FORMAT)
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as text: one line, then its escaped traceback if it has one (and may)."""
+        record.message = printable(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and not self.tracebacks:
+            return f"{line}: {printable(f'{type(exc).__name__}: {exc}')}"
+        trace = _trace(exc) if exc is not None else (record.exc_text or "").splitlines()
+        if record.stack_info:
+            trace += self.formatStack(record.stack_info).splitlines()
+        return "\n".join([line, *(printable(part) for part in trace)])
+
+
+def _trace(exc: BaseException) -> list[str]:
+    """The traceback of ``exc`` and of the exceptions it came from, one line per exception."""
+    chain: list[tuple[BaseException, str]] = []  # each with how it led to the one before
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and all(current is not seen for seen, _ in chain):
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            link, current = _CAUSED, current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            link, current = _DURING, current.__context__
+        else:
+            current = None
+    lines: list[str] = []
+    for error, led_to_next in reversed(chain):
+        lines.append("Traceback (most recent call last):")
+        for frame in traceback.format_tb(error.__traceback__):
+            lines.extend(frame.rstrip("\n").splitlines())
+        lines.append(printable(f"{type(error).__qualname__}: {error}".removesuffix(": ")))
+        if led_to_next:
+            lines.extend(("", led_to_next, ""))
+    return lines
+
+
+_CAUSED = "The above exception was the direct cause of the following exception:"
+_DURING = "During handling of the above exception, another exception occurred:"
 
 
 def json_wanted(log_format: str, stream: TextIO) -> bool:
@@ -218,7 +277,7 @@ def configure_logging(
     if json_wanted(log_format, stream):
         formatter: logging.Formatter = JsonFormatter({"replica": replica} if replica else None)
     else:
-        formatter = logging.Formatter(TEXT_FORMAT)
+        formatter = TextFormatter()
     handler = LogWriter(stream, formatter)
     # Neither format prints them, and looking them up costs every record a few microseconds.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False

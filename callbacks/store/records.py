@@ -65,6 +65,10 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+PERMANENT = " (permanent: not retried)"
+"""The end of a recorded error that will not go away by running the handler again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """One run of one handler on one event; ``error`` is None when it succeeded."""
@@ -79,6 +83,11 @@ class Outcome:
     def ok(self) -> bool:
         """True when the handler returned without raising."""
         return self.error is None
+
+    @property
+    def permanent(self) -> bool:
+        """True when the handler failed for good (its error ends with :data:`PERMANENT`)."""
+        return self.error is not None and self.error.endswith(PERMANENT)
 
     def to_json(self) -> dict[str, Any]:
         """The outcome as printed by ``callbacks events --json``."""
@@ -176,7 +185,10 @@ class EventFilter:
     until: datetime | None = None
     """Received before (naive datetimes are UTC)."""
     operation_context: str | None = None
+    """Exact, or a glob (``reminder:*``) as the router matches it (:mod:`.patterns`)."""
     id: str | None = None
+    id_prefix: str | None = None
+    """Only events whose identity starts with this."""
     after_seq: int | None = None
     """Only events logged after this position (resume a listing)."""
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,10 +17,12 @@ import pytest
 from callbacks.cli import main
 from callbacks.context import context_factory
 from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
-from callbacks.events import Event
+from callbacks.events import Event, parse_events
 from callbacks.routing import Router
 from callbacks.store import EventStatus, open_store
-from tests.support.log_bodies import ga_events
+from callbacks.terminal import printable
+from tests.support.dispatch import settled
+from tests.support.log_bodies import ga_element, ga_events
 from tests.support.servers import ROOT
 
 OLD = datetime(2026, 1, 1, tzinfo=UTC)
@@ -97,6 +101,9 @@ def test_list_json_has_the_documented_fields(
         (["--status", "dead"], ["call-b/1"]),
         (["--type", "CallConnected"], ["call-c/1"]),
         (["--operation-context", "greeting", "--status", "done"], ["call-a/1", "call-a/2"]),
+        (["--operation-context", "gr*"], ["call-a/1", "call-a/2"]),
+        (["--operation-context", "[!g]??"], ["call-b/1", "call-c/1"]),
+        (["--operation-context", "Gr*"], []),
         (["--until", "2026-06-01"], ["call-c/1"]),
         (["--since", "2026-06-01", "--call", "call-b"], ["call-b/1"]),
         (["--id", "call-a/2"], ["call-a/2"]),
@@ -138,6 +145,81 @@ def test_show_prints_raw_event_and_outcomes(
     code, _, err = run(capsys, "events", "show", "nope", "--store", f"sqlite:///{log_path}")
     assert code == 1
     assert "no event 'nope'" in err
+
+
+def test_show_takes_the_seq_that_list_shows_an_id_or_a_unique_id_prefix(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_url = f"sqlite:///{log_path}"
+    guids = ["6f1c2a9e-0b7d-4c1e-9a55-000000000001", "6f1c2a9e-0b7d-4c1e-9a55-000000000002",
+             "7a00e3b4-5c6d-4e7f-8091-a2b3c4d5e6f7"]
+
+    async def add() -> None:
+        async with open_store(store_url) as store:
+            body = json.dumps([ga_element("call-d", n, event_id=guid)
+                               for n, guid in enumerate(guids, 1)])
+            await store.append(parse_events(body.encode()), None)
+
+    asyncio.run(add())
+    _, listed, _ = run(capsys, "events", "list", "--store", store_url)
+    seq_of_dead = next(line.split()[0] for line in listed.splitlines() if "call-b" in line)
+
+    def shown(given: str) -> tuple[int, str, str]:
+        code, out, err = run(capsys, "events", "show", given, "--json", "--store", store_url)
+        return code, json.loads(out)["id"] if code == 0 else "", err
+
+    assert shown(seq_of_dead)[:2] == (0, "call-b/1")
+    assert shown("call-b/1")[:2] == (0, "call-b/1")  # an id, whatever its length
+    assert shown("7a00e3b4")[:2] == (0, guids[2])
+    assert shown("6f1c2a9e-0b7d-4c1e-9a55-000000000002")[:2] == (0, guids[1])
+    code, _, err = shown("6f1c2a9e")
+    assert code == 1
+    assert err == ("callbacks events show: '6f1c2a9e' is the start of several event ids: "
+                   "give more of it\n")
+    code, _, err = shown("7a00e3b")
+    assert code == 1
+    assert "an id prefix needs 8 characters" in err
+    code, _, err = shown("999")
+    assert code == 1
+    assert err == ("callbacks events show: no event with seq 999 in the log (a number is the "
+                   "SEQ of `events list`)\n")
+    assert shown("99999999999999999999999")[0] == 1
+
+
+def test_show_counts_attempts_as_its_outcome_list_does_after_a_retry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'log.db'}"
+    router = Router()
+
+    @router.on("*")
+    async def fails(event: Event, ctx: object) -> None:
+        raise RuntimeError("still broken")
+
+    async def dispatch_until_dead() -> None:
+        store = open_store(store_url)
+        dispatcher = Dispatcher(
+            store, router, context_factory(None),
+            DispatchConfig(max_attempts=2, backoff=0.01, backoff_max=0.01, poll_interval=0.02),
+            owner="cli-test",
+        )
+        await dispatcher.start()
+        if await store.get_event("call-x/1") is None:
+            await dispatcher.submit(ga_events("call-x", 1), None)
+        await settled(store, "call-x/1", EventStatus.DEAD)
+        await dispatcher.stop()
+
+    asyncio.run(dispatch_until_dead())
+    assert run(capsys, "events", "retry", "--dead", "--store", store_url)[0] == 0
+    asyncio.run(dispatch_until_dead())
+    code, out, _ = run(capsys, "events", "show", "call-x/1", "--store", store_url)
+    assert code == 0
+    runs = re.findall(r"attempt (\d+)", out)
+    assert runs == ["1", "2", "3", "4"]
+    assert "attempts:          4 (2 since the last `callbacks events retry`)\n" in out
+    document = json.loads(run(capsys, "events", "show", "call-x/1", "--json",
+                              "--store", store_url)[1])
+    assert document["attempts"] == 2  # --json keeps its meaning: runs in the current round
 
 
 def test_retry_dead_sends_them_back_to_pending(
@@ -184,6 +266,25 @@ def test_prune_deletes_only_finished_events_before_the_date(
     assert out.startswith("3 finished events")
     _, out, _ = run(capsys, "events", "list", "--store", store_url, "--json")
     assert [json.loads(line)["id"] for line in out.splitlines()] == ["call-c/1"]
+
+
+def test_prune_dry_run_counts_what_prune_would_delete_and_deletes_nothing(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_url = f"sqlite:///{log_path}"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    code, out, _ = run(capsys, "events", "prune", "--before", tomorrow, "--dry-run",
+                       "--store", store_url)
+    assert code == 0
+    assert out.startswith("3 finished events received before ")
+    assert out.endswith(" would be deleted (dry run: nothing deleted)\n")
+    code, out, _ = run(capsys, "events", "prune", "--before", "2026-01-02", "--dry-run",
+                       "--store", store_url)
+    assert out.startswith("0 finished events")  # call-c's old event is pending, not finished
+    _, out, _ = run(capsys, "events", "stats", "--json", "--store", store_url)
+    assert json.loads(out)["total"] == 4
+    _, out, _ = run(capsys, "events", "prune", "--before", tomorrow, "--store", store_url)
+    assert out.startswith("3 finished events")
 
 
 def test_stats(log_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -286,3 +387,52 @@ def test_through_the_console_script(log_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "events: 4" in result.stdout
     assert EventStatus.DEAD.value in result.stdout
+
+
+class Terminal(io.StringIO):
+    """Standard output as a person at a terminal has it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+HOSTILE = "ctx\x1b]0;pwned\x07\n      9  2026-01-01 00:00:00.000  done     Forged"
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_what_a_sender_wrote_reaches_the_terminal_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    terminal: bool,
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'log.db'}"
+    call = "call\x1b[2J\u202e"
+
+    async def add() -> None:
+        async with open_store(store_url) as store:
+            body = json.dumps([ga_element(call, 1, operation_context=HOSTILE,
+                                          event_type="ContinuousDtmfRecognitionToneReceived")])
+            await store.append(parse_events(body.encode()), "path\x1b]2;x\x07")
+
+    asyncio.run(add())
+    monkeypatch.setenv("COLUMNS", "100")
+    outputs = []
+    for command in (["list"], ["show", "1"], ["stats"]):
+        out = Terminal() if terminal else io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        assert main(["events", *command, "--store", store_url]) == 0
+        outputs.append(re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()) if terminal
+                       else out.getvalue())
+    listed, shown, stats = outputs
+    for text in outputs:
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "ContinuousDtmfRecognitionToneReceived" in stats
+    if terminal:  # rich's table: wrapped within the width, the escaped text on its row's lines
+        assert max(len(line) for line in listed.splitlines()) <= 100
+        assert "\\x1b" in listed or "\\x1\n" in listed  # shown escaped, maybe wrapped
+        assert "\\x1b]0;pwned" in shown and "path\\x1b]2;x\\x07" in shown
+    else:  # one line per event, whatever its context holds
+        [row] = listed.splitlines()[1:-1]
+        assert row.split()[4] == "ContinuousDtmfRecognitionToneReceived"
+        assert f"  {printable(HOSTILE)}  " in row
+        assert "operation_context:  ctx\\x1b]0;pwned\\x07\\n" in shown
+        assert "path_context:      path\\x1b]2;x\\x07\n" in shown

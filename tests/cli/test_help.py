@@ -115,3 +115,12 @@ def test_a_bad_value_names_where_it_came_from() -> None:
         option.value(argparse.Namespace(port=None), {"CALLBACKS_PORT": "x"})
     with pytest.raises(Exception, match=r"^--port: "):
         option.value(argparse.Namespace(port="x"), {})
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"callbacks {version('acs-callbacks')}\n"

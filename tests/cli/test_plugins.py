@@ -78,7 +78,7 @@ def write(tmp_path: Path, text: str) -> str:
         (["--handlers", "greeting"], {}, '[greeting]\naudio_url = "https://m/x.wav"\nloud = 1\n',
          "unknown setting 'loud' in [greeting] of"),
         (["--handlers", "greeting"], {}, "[greeting\n", "--config: "),
-        (["--handlers", "reminder"], REMINDER_ENV, None,
+        (["--handlers", "reminder", "--callback-url", CALLBACK], REMINDER_ENV, None,
          "handler plugins reminder place calls: pass --connection-string"),
         (["--handlers", "reminder", "--connection-string", CONNECTION], REMINDER_ENV, None,
          "no callback URL: pass --callback-url"),
@@ -111,7 +111,8 @@ def test_serve_stops_at_start_with_one_line_naming_the_plugin(
     [
         (["call", "nope", "--to", "+1425"], {}, "handler plugin 'nope' is not installed"),
         (["call", "greeting", "--to", "+1425"], {}, "'greeting' starts no flow"),
-        (["call", "reminder", "--to", "+1425"], {},
+        (["call", "reminder", "--to", "+1425"],
+         {k: v for k, v in REMINDER_ENV.items() if k != "CALLBACKS_REMINDER_SOURCE"},
          "handler plugin 'reminder': setting source is missing"),
         (["call", "reminder", "--to", "+1425"], REMINDER_ENV, "no connection string"),
         (["call", "reminder", "--to", "+1425", "--connection-string", CONNECTION],
@@ -134,6 +135,18 @@ def test_call_and_flows_refuse_with_one_line(
     [line] = err.splitlines()
     assert line.startswith("callbacks") and message in line, line
     assert "t0ps3cret" not in err and "c2VjcmV0" not in err
+
+
+def test_call_reports_every_missing_setting_at_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, _, err = run(capsys, "call", "reminder", "--to", "+1425")
+    assert status == 2
+    assert err.splitlines() == [
+        f"callbacks call: error: handler plugin 'reminder': setting {name} is missing "
+        f"(set CALLBACKS_REMINDER_{name.upper()} or use --config)"
+        for name in ("source", "prompt_url", "agent")
+    ]
 
 
 def test_call_reports_a_call_the_service_could_not_place(

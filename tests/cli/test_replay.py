@@ -138,3 +138,116 @@ def test_export_to_an_unwritable_path_is_a_usage_error(
     code = main(["events", "export", "--output", str(tmp_path / "missing" / "x.jsonl")])
     assert code == 2
     assert "--output: cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000, "line 1: nested too deeply to be an event"),
+        ('{"a":' * 100_000, "line 1: nested too deeply to be an event"),
+        ('{"id": ', "line 1: not valid JSON"),
+    ],
+)
+def test_a_file_with_one_unreadable_entry_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    code, _, err = run(capsys, "--file", str(path), "--handlers", PLUGIN)
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith(f"callbacks replay: {path} {message}")
+    assert line.endswith("; nothing replayed (--skip-invalid replays the rest)")
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("/dev/zero", "--file: /dev/zero is not a regular file (a device or a pipe)"),
+        ("missing.jsonl", "--file: no such file: missing.jsonl"),
+        (".", "--file: a directory, not a file: ."),
+    ],
+)
+def test_a_file_that_is_not_a_regular_file_is_named_as_such(
+    capsys: pytest.CaptureFixture[str], given: str, message: str
+) -> None:
+    code, _, err = run(capsys, "--file", given, "--handlers", PLUGIN)
+    assert code == 2
+    [line] = err.splitlines()
+    assert line.startswith(f"callbacks replay: error: {message}")
+
+
+def participants_updated(call_id: str, n: int, *raw_ids: str) -> dict[str, Any]:
+    """A GA ParticipantsUpdated of ``call_id`` listing ``raw_ids`` (phone numbers)."""
+    element = ga_element(call_id, n, event_type="ParticipantsUpdated", operation_context=None)
+    element["data"]["participants"] = [  # type: ignore[index]
+        {"identifier": {"kind": "phoneNumber", "rawId": raw_id,
+                        "phoneNumber": {"value": raw_id.removeprefix("4:")}}}
+        for raw_id in raw_ids
+    ]
+    return element
+
+
+def test_a_recorded_call_replays_as_it_happened_with_its_history_from_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The built-in greeting compares each participant list with the call's previous one."""
+    monkeypatch.setenv("CALLBACKS_GREETING_AUDIO_URL", "https://example.com/hello.wav")
+    path = tmp_path / "events.jsonl"
+    elements = [
+        ga_element("a", 1, event_type="CallConnected"),
+        participants_updated("a", 2, "4:+14250000001"),
+        participants_updated("b", 1, "4:+14250000009"),
+        participants_updated("a", 3, "4:+14250000001", "4:+14250000002"),
+    ]
+    path.write_text("".join(json.dumps(e) + "\n" for e in elements), encoding="utf-8")
+    code, lines, err = run(capsys, "--file", str(path), "--dry-run", "--handlers", "greeting",
+                           "--json")
+    assert code == 0, err
+    greeted = {line["event"]["id"]: [r["body"]["operationContext"] for r in line["requests"]]
+               for line in lines if "event" in line}
+    assert greeted == {
+        "a/1": [], "a/2": ["greeting:4:+14250000001"], "b/1": ["greeting:4:+14250000009"],
+        "a/3": ["greeting:4:+14250000002"],  # only who joined since a/2
+    }
+    assert lines[-1]["summary"]["failures"] == 0
+
+    # Filtered out, an event is still part of its call's history.
+    code, lines, _ = run(capsys, "--file", str(path), "--handlers", PLUGIN, "--json",
+                         "--type", "ParticipantsUpdated", "--call", "a")
+    assert code == 0
+    assert [line["requests"][0]["body"]["operationContext"] for line in lines[:-1]] == [
+        "after-connected", "after-connected",
+    ]
+
+
+def test_the_file_is_the_history_even_where_a_log_holds_other_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "callbacks.db"
+
+    async def a_log_with_a_connected_call_b() -> None:
+        async with open_store(f"sqlite:///{log}") as store:
+            await store.append(ga_events("b", 7, event_type="CallConnected"), None)
+
+    asyncio.run(a_log_with_a_connected_call_b())
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(participants_updated("b", 1, "4:+1")) + "\n", encoding="utf-8")
+    code, lines, _ = run(capsys, "--file", str(path), "--handlers", PLUGIN, "--json",
+                         "--store", f"sqlite:///{log}")
+    assert code == 0
+    assert lines[0]["requests"][0]["body"]["operationContext"] == "no-connected"
+
+
+def test_a_failing_handler_is_one_line_on_stderr_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(ga_element("a", n, event_type="PlayFailed")) + "\n"
+                            for n in (1, 2)), encoding="utf-8")
+    code, _, err = run(capsys, "--file", str(path), "--handlers", PLUGIN, "--quiet")
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    assert all(line.endswith("RuntimeError: speaker unplugged") for line in lines), err

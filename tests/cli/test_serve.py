@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from callbacks.cli import build_parser, main
 from callbacks.config import ServeConfig
 from tests.support.samples import sample_bytes
 from tests.support.servers import free_port, read_records, start_cli, stop, wait_until_ready
@@ -121,6 +123,38 @@ def test_bad_configuration_is_one_clear_line_and_exit_2(
     assert "c2VjcmV0" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--auth", "jwt", "--jwt-audience", "r", "--jwks-url", "ftp://x"],
+         "--jwks-url: must be an absolute http(s) URL, not 'ftp://x'"),
+        (["--secret", "s", "--jwks-url", "ftp://x"], "--jwks-url: must be an absolute"),
+        (["--auth", "none", "--config", "{deep}"], "nests arrays or tables too deeply"),
+        (["--auth", "none", "--port", "abc"], "--port: must be a port number (0 to 65535)"),
+        (["--auth", "none", "--port", "{busy}"], ":{busy} is already in use by another program"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_leaves_no_log_behind(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000)
+    log = tmp_path / "log.db"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        fill = {"deep": str(deep), "busy": str(busy.getsockname()[1])}
+        result = run_cli(
+            "serve", "--store", f"sqlite:///{log}", "--dispatch", "process",
+            *[arg.format(**fill) for arg in args], env={"CALLBACKS_SECRET": ""},
+        )
+    assert result.returncode == 2, result.stdout
+    [line] = result.stdout.splitlines()
+    assert line.startswith("callbacks serve: error: ")
+    assert message.format(**fill) in line
+    assert not log.exists()
+
+
 def test_auth_none_warns_at_start(tmp_path: Path) -> None:
     port = free_port()
     process = start_cli(
@@ -209,3 +243,90 @@ def test_auto_dispatch_uses_a_child_process_only_where_it_gains_and_works(
     chosen, reason = config.dispatch_mode()
     assert chosen == mode
     assert why in reason
+
+
+def test_every_problem_is_reported_at_once_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith("CALLBACKS_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "callbacks.toml"
+    config.write_text('[serve]\nmax_events = 0\nprot = 1\n[greeting]\nloud = true\n')
+    log = tmp_path / "log.db"
+    code = main(["serve", "--port", "abc", "--store", f"sqlite:///{log}", "--max-depth", "999",
+                 "--handlers", "reminder,greeting", "--config", str(config)])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [f"callbacks serve: error: {line}" for line in [
+        f"--config: [serve] of {config}: unknown option 'prot' (serve's option names, with _ "
+        "for -: jwks_url)",
+        "--port: must be a port number (0 to 65535), not 'abc'",
+        f"[serve] of {config} max_events: must be a positive integer, not '0'",
+        "no callback secret: pass --secret or set CALLBACKS_SECRET (or choose --auth none for "
+        "local development)",
+        "--max-depth may be at most 256",
+        "handler plugin 'reminder': setting source is missing (set CALLBACKS_REMINDER_SOURCE or "
+        f"source in [reminder] of {config})",
+        "handler plugin 'reminder': setting prompt_url is missing (set "
+        f"CALLBACKS_REMINDER_PROMPT_URL or prompt_url in [reminder] of {config})",
+        "handler plugin 'reminder': setting agent is missing (set CALLBACKS_REMINDER_AGENT or "
+        f"agent in [reminder] of {config})",
+        f"handler plugin 'greeting': unknown setting 'loud' in [greeting] of {config} "
+        "(settings: audio_url, path_context)",
+        "handler plugin 'greeting': setting audio_url is missing (set "
+        f"CALLBACKS_GREETING_AUDIO_URL or audio_url in [greeting] of {config})",
+        "handler plugins reminder place calls: pass --connection-string (or "
+        "CALLBACKS_CONNECTION_STRING)",
+        "no callback URL: pass --callback-url (or CALLBACKS_CALLBACK_URL), the receiver's "
+        "public https://.../api/callbacks?secret=...",
+    ]]
+    assert not log.exists()
+
+
+def test_serve_options_come_from_the_config_file_below_the_environment_and_flags(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "callbacks.toml"
+    config.write_text('[serve]\nport = 9001\nhost = "0.0.0.0"\nmax_attempts = 7\n'
+                      'handlers = ["greeting", "notify"]\nauth = "none"\n[greeting]\n')
+    args = build_parser().parse_args(["serve", "--config", str(config), "--port", "9003"])
+    resolved = ServeConfig.from_args(args, environ={"CALLBACKS_PORT": "9002",
+                                                    "CALLBACKS_HOST": "127.0.0.2"})
+    assert (resolved.port, resolved.host) == (9003, "127.0.0.2")  # flag, then environment
+    assert (resolved.max_attempts, resolved.handlers) == (7, ["greeting", "notify"])  # file
+    assert resolved.auth == "none" and resolved.concurrency == 64  # file, default
+    via_env = build_parser().parse_args(["serve"])
+    assert ServeConfig.from_args(via_env, environ={"CALLBACKS_CONFIG": str(config)}).port == 9001
+
+
+def test_start_up_warns_of_what_is_probably_not_meant_and_names_the_log(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "log.db"
+    process = start_cli(
+        "serve", "--port", str(port), "--store", f"sqlite:///{log}", "--dispatch", "process",
+        "--log-format", "text", "--jwks-url", "https://keys.example.com/keys",
+        env={"CALLBACKS_SECRET": SECRET},
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz", process)
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output
+    assert " WARNING callbacks.serve: no handlers enabled (--handlers): events are logged, and " \
+           "nothing handles them\n" in output
+    assert " WARNING callbacks.serve: --jwks-url is ignored: --auth secret verifies no JWT\n" \
+        in output
+    assert f"(auth secret, handlers: none, log sqlite:///{log})" in output
+    assert "dispatcher process" in output
+    assert "runs no handlers" not in output  # the child runs them
+    assert SECRET not in output
+
+
+def test_the_log_is_named_without_its_password() -> None:
+    from callbacks.service import log_name
+
+    assert log_name("postgresql://u:hunter2@db:5432/x?schema=s&password=p2") == (
+        "postgresql://u@db:5432/x?schema=s"
+    )
+    assert log_name("sqlite:///data/callbacks.db?synchronous=full") == (
+        "sqlite:///data/callbacks.db"
+    )

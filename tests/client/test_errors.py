@@ -18,6 +18,7 @@ from callbacks.client.errors import (
     ServerError,
     Throttled,
     Unauthorized,
+    call_gone,
     error_class,
 )
 from callbacks.client.retry import RetryPolicy
@@ -74,6 +75,20 @@ def test_the_tree() -> None:
     assert issubclass(ClientError, CallAutomationError)
     assert issubclass(ServerError, CallAutomationError)
     assert not issubclass(ServerError, ClientError)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "gone"),
+    [(404, None, True), (404, "CallNotFound", True), (400, "CallEnded", True),
+     (400, "CallNotFound", True), (400, "InvalidMediaUrl", False), (400, None, False),
+     (409, "CallEnded", False), (500, "CallEnded", False), (429, None, False)],
+)
+async def test_call_gone_tells_an_ended_call_from_other_errors(
+    status: int, code: str | None, gone: bool
+) -> None:
+    body = {"code": code, "message": "m"} if code else {"message": "m"}
+    error = await failing_call(httpx2.Response(status, json=body))
+    assert call_gone(error) is gone
 
 
 @pytest.mark.parametrize(

@@ -179,3 +179,17 @@ def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_filled_in_env_file_is_never_committed() -> None:
+    """docs/deploy.md has users copy example.env to deploy/.env and put their secrets in it."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a checkout")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", "deploy/.env"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0, "deploy/.env is not git-ignored"
+    kept = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", "deploy/example.env"], cwd=ROOT, check=False
+    )
+    assert kept.returncode == 1, "deploy/example.env must stay tracked"

@@ -11,10 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
-from callbacks.context import Context
+from callbacks.client.automation import CallAutomationClient
+from callbacks.client.retry import RetryPolicy
+from callbacks.context import Context, context_factory
 from callbacks.dispatch.dispatcher import DISPATCH_HANDLER, DispatchConfig, Dispatcher
+from callbacks.errors import PermanentError
 from callbacks.events import Event
 from callbacks.routing import Router
 from callbacks.server.intake import IntakeUnavailable
@@ -418,3 +422,102 @@ def test_config_is_validated() -> None:
     assert DispatchConfig(backoff=1, backoff_factor=2, backoff_max=5).retry_delay(1) == 1
     assert DispatchConfig(backoff=1, backoff_factor=2, backoff_max=5).retry_delay(3) == 4
     assert DispatchConfig(backoff=1, backoff_factor=2, backoff_max=5).retry_delay(99) == 5
+
+
+async def test_a_permanent_error_fails_its_handler_once_and_the_event_is_dead_without_retries(
+    run: Callable[..., Any],
+) -> None:
+    ran: list[tuple[str, int]] = []
+    router = Router()
+
+    @router.on("*")
+    async def gone(event: Event, ctx: Context) -> None:
+        ran.append(("gone", len(ran)))
+        raise PermanentError("the customer opted out")
+
+    @router.on("*")
+    async def flaky(event: Event, ctx: Context) -> None:
+        ran.append(("flaky", len(ran)))
+        if sum(1 for name, _ in ran if name == "flaky") == 1:
+            raise RuntimeError("try again")
+
+    dispatcher = await run(router, DispatchConfig(max_attempts=5, backoff=0.02,
+                                                  poll_interval=0.02))
+    await dispatcher.submit(ga_events("c", 1), None)
+    record = await settled(dispatcher.store, "c/1", EventStatus.DEAD)
+    assert [name for name, _ in ran] == ["gone", "flaky", "flaky"]  # gone: once, not retried
+    assert [(o.handler.rpartition(".")[2], o.attempt, o.permanent) for o in record.outcomes] == [
+        ("gone", 1, True), ("flaky", 1, False), ("flaky", 2, False),
+    ]
+    assert record.outcomes[0].error == (
+        "PermanentError: the customer opted out (permanent: not retried)"
+    )
+    assert record.attempts == 2
+
+    # A new round (events retry) runs it again: the user may have fixed what it needed.
+    assert await dispatcher.store.retry(["c/1"]) == 1
+    dispatcher.wake()
+    record = await settled(dispatcher.store, "c/1", EventStatus.DEAD)
+    assert [name for name, _ in ran] == ["gone", "flaky", "flaky", "gone"]
+    assert record.outcomes[-1].attempt == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "runs", "permanent"),
+    [(404, "CallNotFound", 1, True), (400, "CallEnded", 1, True), (400, "BadMedia", 3, False),
+     (500, "Internal", 3, False), (409, "Conflict", 3, False)],
+)
+async def test_a_call_that_is_gone_is_not_retried_other_rest_errors_are(
+    url: str, status: int, code: str, runs: int, permanent: bool
+) -> None:
+    requests: list[str] = []
+
+    def service(request: httpx2.Request) -> httpx2.Response:
+        requests.append(request.url.path)
+        return httpx2.Response(status, json={"code": code, "message": "no"})
+
+    client = CallAutomationClient.from_connection_string(
+        "endpoint=https://acs.example.com/;accesskey=a2V5", transport=httpx2.MockTransport(service),
+        retry=RetryPolicy(attempts=1),
+    )
+    router = Router()
+
+    @router.on("*")
+    async def play(event: Event, ctx: Context) -> None:
+        await ctx.call.play_audio("https://example.com/a.wav")
+
+    async with client:
+        dispatcher = Dispatcher(
+            open_store(url), router, context_factory(client),
+            DispatchConfig(max_attempts=3, backoff=0.02, poll_interval=0.02), owner="t",
+        )
+        await dispatcher.start()
+        try:
+            await dispatcher.submit(ga_events("c", 1), None)
+            record = await settled(dispatcher.store, "c/1", EventStatus.DEAD)
+        finally:
+            await dispatcher.stop()
+    assert len(requests) == runs
+    assert [o.permanent for o in record.outcomes] == [permanent] * runs
+
+
+async def test_a_handler_without_a_client_fails_for_good(url: str) -> None:
+    router = Router()
+
+    @router.on("*")
+    async def play(event: Event, ctx: Context) -> None:
+        await ctx.call.play_audio("https://example.com/a.wav")
+
+    dispatcher = Dispatcher(
+        open_store(url), router, context_factory(None),
+        DispatchConfig(max_attempts=3, backoff=0.02, poll_interval=0.02), owner="t",
+    )
+    await dispatcher.start()
+    try:
+        await dispatcher.submit(ga_events("c", 1), None)
+        record = await settled(dispatcher.store, "c/1", EventStatus.DEAD)
+    finally:
+        await dispatcher.stop()
+    [outcome] = record.outcomes
+    assert outcome.permanent
+    assert outcome.error is not None and outcome.error.startswith("NoClientError: ")

@@ -24,9 +24,19 @@ from tests.support.servers import ROOT
 PLUGIN = "tests.support.replay_plugin:router"
 
 
+class Terminal(io.StringIO):
+    """Standard error as a person sees it (the progress line is only drawn there)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def test_the_progress_line_waits_then_redraws_at_most_ten_times_a_second() -> None:
     now = [0.0]
-    err = io.StringIO()
+    err = Terminal()
     progress = Progress(err, lambda: 0.25, clock=lambda: now[0])
     for _ in range(100):  # the first half second: nothing, short replays stay quiet
         now[0] += 0.004
@@ -37,9 +47,12 @@ def test_the_progress_line_waits_then_redraws_at_most_ten_times_a_second() -> No
         progress.tick(i % 100 == 0)
     drawn = err.getvalue().split("\r")[1:]
     assert 10 <= len(drawn) <= 13  # 1.2 s at most ten a second
-    assert re.fullmatch(r"\[#{6}\.{18}\]  25%  3\d\d events  250/s  3 failed   ", drawn[-1])
+    # A rich bar (a quarter drawn), then the figures; the line is erased before each redraw.
+    assert drawn[-1].startswith("\x1b[2K")
+    assert re.fullmatch(r"━{6}╺━{17}   25%  3\d\d events  250/s  3 failed",
+                        ANSI.sub("", drawn[-1].removeprefix("\x1b[2K"))), drawn[-1]
     progress.clear()
-    assert err.getvalue().endswith("\r" + " " * 78 + "\r")
+    assert err.getvalue().endswith("\r\x1b[2K")
 
 
 def test_no_progress_line_when_stderr_is_not_a_terminal(

@@ -23,10 +23,17 @@ from callbacks.context import Context
 from callbacks.dispatch.dispatcher import DispatchConfig, Dispatcher
 from callbacks.events import Event
 from callbacks.routing import Router
-from callbacks.server.logs import JsonFormatter, LogWriter, Throttle, configure_logging, json_wanted
+from callbacks.server.logs import (
+    JsonFormatter,
+    LogWriter,
+    TextFormatter,
+    Throttle,
+    configure_logging,
+    json_wanted,
+)
 from callbacks.store import EventStatus, open_store
 from tests.support.dispatch import context, settled
-from tests.support.log_bodies import ga_body, ga_events
+from tests.support.log_bodies import ga_body, ga_element, ga_events
 from tests.support.servers import free_port, start_cli, stop, wait_until_ready
 
 
@@ -89,6 +96,30 @@ def test_a_json_line_carries_the_traceback() -> None:
     document = json.loads(JsonFormatter().format(rec))
     assert "ValueError: broken" in document["exception"]
     assert "replica" not in document
+
+
+FORGED = "ctx\x1b]0;pwned\x07\n2026-01-01 00:00:00,000 INFO callbacks.serve: forged\u202e"
+
+
+def test_a_text_line_escapes_what_a_sender_wrote_and_each_traceback_line() -> None:
+    try:
+        raise ValueError(f"bad {FORGED}")
+    except ValueError:
+        import sys
+
+        rec = record("event in call %s failed", FORGED)
+        rec.exc_info = sys.exc_info()
+    text = TextFormatter().format(rec)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    first, *trace = text.splitlines()
+    assert first.endswith("INFO callbacks.test: event in call ctx\\x1b]0;pwned\\x07\\n"
+                          "2026-01-01 00:00:00,000 INFO callbacks.serve: forged\\u202e failed")
+    assert trace[0] == "Traceback (most recent call last):"
+    assert trace[-1].startswith("ValueError: bad ctx\\x1b]0;pwned")
+    one = TextFormatter(tracebacks=False).format(rec)
+    assert "\n" not in one
+    assert one.endswith("forged\\u202e failed: ValueError: bad ctx\\x1b]0;pwned\\x07\\n"
+                        "2026-01-01 00:00:00,000 INFO callbacks.serve: forged\\u202e")
 
 
 def test_auto_means_text_on_a_terminal_and_json_elsewhere() -> None:
@@ -248,6 +279,32 @@ def test_serve_writes_text_when_asked(tmp_path: Path) -> None:
     assert not output.lstrip().startswith("{")
     assert " INFO callbacks.dispatch: event call-9/1 (PlayCompleted, call call-9) done" in output
     assert SECRET not in output
+
+
+def test_text_logs_escape_the_call_id_and_context_a_sender_chose(tmp_path: Path) -> None:
+    port = free_port()
+    process = start_cli(
+        "serve", "--port", str(port), "--store", f"sqlite:///{tmp_path / 'log.db'}",
+        "--handlers", "tests.support.recording_plugin:router", "--log-format", "text",
+        "--auth", "none", "--dispatch", "inline",
+        env={"CALLBACKS_TEST_RECORD": str(tmp_path / "rec.jsonl")},
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz", process)
+        body = json.dumps([ga_element(FORGED, 1)])
+        answer = httpx2.post(f"http://127.0.0.1:{port}/api/callbacks", content=body,
+                             headers={"content-type": "application/json"})
+        assert answer.status_code == 200
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (tmp_path / "rec.jsonl").exists():
+            time.sleep(0.02)
+        time.sleep(0.2)  # the outcome is logged after it is recorded
+    finally:
+        output = stop(process, signal.SIGTERM)
+    assert "\x1b" not in output and "\x07" not in output and "\u202e" not in output
+    assert not any(line.startswith("2026-01-01") for line in output.splitlines())  # no forgery
+    [line] = [line for line in output.splitlines() if "callbacks.dispatch: event" in line]
+    assert "(PlayCompleted, call ctx\\x1b]0;pwned\\x07\\n2026-01-01" in line
 
 
 def test_a_bad_log_format_is_one_clear_line() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from callbacks.routing import Router
 from callbacks.store import EventFilter, EventStatus, EventStore
 from tests.support.log_bodies import ga_events, incoming_calls, number
 from tests.support.store_contract import failed, ok
@@ -62,6 +63,45 @@ class StoreQueriesContract:
         assert await ids(store, EventFilter(operation_context="menu")) == ["a/1"]
         assert await ids(store, EventFilter(id="b/1")) == ["b/1"]
         assert await ids(store, EventFilter(call_id="a", type="CallConnected")) == []
+
+    async def test_operation_context_globs_select_what_the_router_routes(
+        self, store: EventStore
+    ) -> None:
+        contexts = [
+            "reminder:prompt:1/3", "reminder:closing", "Reminder:prompt:1/3", "greeting:8:acs:1",
+            "50%_off", "50xyoff", "a_b", "axb", "x", "[x]", "re\\minder", "", None, "caf\u00e9",
+        ]
+        for n, context in enumerate(contexts, 1):
+            await store.append(ga_events("c", n, operation_context=context), None)
+        events = {f"c/{n}": ga_events("c", n, operation_context=c)[0]
+                  for n, c in enumerate(contexts, 1)}
+        patterns = [
+            "reminder:*", "reminder:prompt:?/3", "*", "[Rr]eminder:*", "[!r]*", "50%_*", "a?b",
+            "a_b", "[x]", "[x", "re\\*", "*:*:*", "caf?", "?", "[]x]", "[!]]*",
+        ]
+
+        async def noop(event: object, ctx: object) -> None:
+            return None
+
+        for pattern in patterns:
+            route = Router().add(noop, "*", operation_context=pattern)
+            expected = [i for i, event in events.items() if route.matches(event)]
+            assert await ids(store, EventFilter(operation_context=pattern)) == expected, pattern
+            assert await ids(store, EventFilter(operation_context=pattern), limit=1) == (
+                expected[:1]
+            ), pattern
+
+    async def test_an_id_prefix_selects_the_ids_that_start_with_it(
+        self, store: EventStore
+    ) -> None:
+        await store.append(ga_events("call-a", 1, 2, 10) + ga_events("call-b", 1), None)
+        assert await ids(store, EventFilter(id_prefix="call-a/1")) == ["call-a/1", "call-a/10"]
+        assert await ids(store, EventFilter(id_prefix="call-")) == [
+            "call-a/1", "call-a/2", "call-a/10", "call-b/1"
+        ]
+        assert await ids(store, EventFilter(id_prefix="CALL-")) == []
+        assert await ids(store, EventFilter(id_prefix="call_")) == []
+        assert await ids(store, EventFilter(id_prefix="call-b/1/")) == []
 
     async def test_list_pages_in_order_with_limit_cursor_and_newest_first(
         self, store: EventStore

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
+from callbacks.store.patterns import glob_test
 from callbacks.store.postgres import sql as q
 from callbacks.store.postgres.connections import Conn, Database
 from callbacks.store.postgres.notify import CHANNEL
@@ -32,7 +33,9 @@ class PostgresQueries:
         newest_first: bool = False,
     ) -> AsyncIterator[EventRecord]:
         """Matching events page by page (keyset on seq), so memory stays flat."""
-        clauses, params = q.filter_sql(where or EventFilter())
+        where = where or EventFilter()
+        clauses, params = q.filter_sql(where)
+        wanted = glob_test(q.maybe_text(where.operation_context))
         order, cursor_op = ("DESC", "<") if newest_first else ("ASC", ">")
         cursor: int | None = None
         remaining = limit
@@ -47,12 +50,13 @@ class PostgresQueries:
             )
             records = await self._records(sql, [*args, page])
             for record in records:
-                yield record
+                if wanted is None or wanted(record.operation_context):
+                    yield record
+                    if remaining is not None:
+                        remaining -= 1
             if len(records) < page:
                 return
             cursor = records[-1].seq
-            if remaining is not None:
-                remaining -= len(records)
 
     async def _records(self, sql: str, args: Sequence[object]) -> list[EventRecord]:
         async def select(conn: Conn) -> list[EventRecord]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from callbacks.store.base import EventFilter, EventRecord, EventStatus, Outcome, PendingEvent, utc
+from callbacks.store.patterns import LIKE_ESCAPE, is_glob, like_superset
 from callbacks.store.postgres.schema import UNFINISHED_SQL
 from callbacks.store.records import utf8_text
 
@@ -193,10 +194,16 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         add("received_at >= {}", utc(where.since))
     if where.until is not None:
         add("received_at < {}", utc(where.until))
-    if where.operation_context is not None:
-        add("operation_context = {}", text(where.operation_context))
+    context = where.operation_context
+    if context is not None:
+        if is_glob(context):  # LIKE narrows; the caller tests the rows with glob_test
+            add(f"operation_context LIKE {{}} ESCAPE '{LIKE_ESCAPE}'", like_superset(text(context)))
+        else:
+            add("operation_context = {}", text(context))
     if where.id is not None:
         add("identity = {}", text(where.id))
+    if where.id_prefix is not None:
+        add("starts_with(identity, {})", text(where.id_prefix))
     if where.after_seq is not None:
         add("seq > {}", where.after_seq)
     return clauses, params

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from callbacks.store.patterns import glob_test
 from callbacks.store.records import (
     EventFilter,
     EventRecord,
@@ -59,6 +60,8 @@ class SQLiteQueries(ABC):
         """Matching events page by page (keyset on seq), so memory stays flat."""
         where = where or EventFilter()
         clauses, params = filter_sql(where)
+        context = where.operation_context
+        wanted = glob_test(None if context is None else utf8_text(context))
         call = None if where.call_id is None else lane_of(where.call_id)
         order, cursor_op = ("DESC", "<") if newest_first else ("ASC", ">")
         cursor: int | None = None
@@ -71,12 +74,13 @@ class SQLiteQueries(ABC):
             sql, args = select_events(conditions, values, call=call, order=order, limit=page)
             records = await self._read(functools.partial(_records, sql=sql, args=args))
             for record in records:
-                yield record
+                if wanted is None or wanted(record.operation_context):
+                    yield record
+                    if remaining is not None:
+                        remaining -= 1
             if len(records) < page:
                 return
             cursor = records[-1].seq
-            if remaining is not None:
-                remaining -= len(records)
 
     async def get_event(self, event_id: str) -> EventRecord | None:
         """One event by identity, with every outcome."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from callbacks.store.patterns import LIKE_ESCAPE, is_glob, like_superset
 from callbacks.store.records import (
     EventFilter,
     EventRecord,
@@ -98,12 +99,21 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
     if where.until is not None:
         clauses.append("received_at < ?")
         params.append(iso(where.until))
-    if where.operation_context is not None:
-        clauses.append("operation_context = ?")
-        params.append(utf8_text(where.operation_context))
+    context = where.operation_context
+    if context is not None:
+        if is_glob(context):  # LIKE narrows; the caller tests the rows with glob_test
+            clauses.append(f"operation_context LIKE ? ESCAPE '{LIKE_ESCAPE}'")
+            params.append(like_superset(utf8_text(context)))
+        else:
+            clauses.append("operation_context = ?")
+            params.append(utf8_text(context))
     if where.id is not None:
         clauses.append("identity = ?")
         params.append(utf8_text(where.id))
+    if where.id_prefix is not None:
+        prefix = utf8_text(where.id_prefix)
+        clauses.append("substr(identity, 1, ?) = ?")
+        params.extend((len(prefix), prefix))
     if where.after_seq is not None:
         clauses.append("seq > ?")
         params.append(where.after_seq)
