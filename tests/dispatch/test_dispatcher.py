@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from callbacks import FileSource
 from callbacks.client.automation import CallAutomationClient
 from callbacks.client.retry import RetryPolicy
 from callbacks.context import Context, context_factory
@@ -484,7 +485,7 @@ async def test_a_call_that_is_gone_is_not_retried_other_rest_errors_are(
 
     @router.on("*")
     async def play(event: Event, ctx: Context) -> None:
-        await ctx.call.play_audio("https://example.com/a.wav")
+        await ctx.call.play_media(FileSource("https://example.com/a.wav"))
 
     async with client:
         dispatcher = Dispatcher(
@@ -506,7 +507,7 @@ async def test_a_handler_without_a_client_fails_for_good(url: str) -> None:
 
     @router.on("*")
     async def play(event: Event, ctx: Context) -> None:
-        await ctx.call.play_audio("https://example.com/a.wav")
+        await ctx.call.play_media(FileSource("https://example.com/a.wav"))
 
     dispatcher = Dispatcher(
         open_store(url), router, context_factory(None),
