@@ -141,6 +141,8 @@ def _summary(call: IvrCall, progress: IvrProgress) -> str:
     if progress.voicemail_end:
         end = progress.voicemail_end
         text += f" (ended by {'#' if end == 'pound' else end})"
+    if progress.fallback and progress.outcome != "no-input":
+        text += " via the fallback"
     if progress.failure:
         text += f": {progress.failure}"
     if progress.choices:

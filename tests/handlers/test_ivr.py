@@ -231,6 +231,7 @@ async def test_no_input_replays_the_menu_then_runs_the_fallback(service: Service
     record, connection = await call(service, SILENT)
     assert record.outcome == "voicemail" and record.detail["fallback"] is True
     assert record.detail["voicemail_ended_by"] == "max-length"
+    assert record.summary == f"{SILENT} voicemail (ended by max-length) via the fallback"
     assert record.detail["choices"] == []
     steps = actions(service, connection)
     assert steps[:6] == [
