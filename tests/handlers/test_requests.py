@@ -26,7 +26,6 @@ from callbacks.plugins.settings import PluginSettings
 from callbacks.routing import Route
 from handlers import greeting, notify, reminder
 from tests.support.flow_events import CallEvents
-from tests.support.ga_events import GaCallEvents
 
 CALLBACK_URL = "https://receiver.example/api/callbacks?secret=s3cr3t"
 GREETING = greeting.GreetingSettings(audio_url="https://media.example/hello.wav")
@@ -279,53 +278,3 @@ def test_flow_requests_validate_targets_and_urls() -> None:
     assert "absolute http(s) URL" in error(notify.NotifyRequest, to=["+1425"], message="x.wav")
     assert "at least 1 item" in error(notify.NotifyRequest, to=[])
 
-
-# -- reminder on a GA call -------------------------------------------------------------------
-
-
-async def run_ga(plugin: Plugin, event: Event, history: Sequence[Event], path_context: str
-                 ) -> list[tuple[str, Any]]:
-    """What ``plugin`` requests for a GA ``event``: (path's last segment, body) each."""
-    sent: list[tuple[str, Any]] = []
-
-    def answer(request: httpx2.Request) -> httpx2.Response:
-        body = json.loads(request.content) if request.content else None
-        sent.append((request.url.path.rsplit("/", 1)[-1], body))
-        return httpx2.Response(202, json={})
-
-    async def earlier(_: Event) -> Sequence[Event]:
-        return history
-
-    async with CallAutomationClient(  # the default: GA
-        "https://acs.example", b"key", transport=httpx2.MockTransport(answer),
-    ) as client:
-
-        def make(route: Route) -> Context:
-            return Context(event, client, handler=route.name, path_context=path_context,
-                           history=earlier, settings=SETTINGS, callback_url=CALLBACK_URL)
-
-        outcomes = await plugin.router.dispatch(event, make)
-    assert all(outcome.ok for outcome in outcomes), [o.error for o in outcomes]
-    return sent
-
-
-async def test_reminder_on_ga_asks_with_a_recognize_and_hangs_up_if_its_prompt_fails() -> None:
-    call = GaCallEvents()
-    [(action, body)] = await run_ga(reminder.plugin, call.connected(), [], REMINDER_CONTEXT)
-    assert action.endswith(":recognize")
-    assert body["recognizeInputType"] == "dtmf"
-    assert body["playPrompt"] == {
-        "kind": "file", "file": {"uri": "https://media.example/remind.wav?about=dentist%20at%209"},
-    }
-    assert body["operationContext"] == "reminder:prompt:1/2"
-    options = body["recognizeOptions"]
-    assert options["targetParticipant"]["rawId"] == "4:+14251001000"
-    assert options["dtmfOptions"] == {"maxTonesToCollect": 1}
-    assert options["initialSilenceTimeoutInSeconds"] == 5 and options["interruptPrompt"]
-    failed = call.recognize_failed("reminder:prompt:1/2", 8511)
-    sent = await run_ga(reminder.plugin, failed, [call.connected()], REMINDER_CONTEXT)
-    assert [action for action, _ in sent] == [f"{call.call_id}:terminate"]
-    key_2 = call.recognized("reminder:prompt:1/2", tones="2")
-    [(action, body)] = await run_ga(reminder.plugin, key_2, [call.connected()], REMINDER_CONTEXT)
-    assert action == "participants:add" and body["participantToAdd"]["rawId"] == "8:acs:agent"
-    assert body["operationContext"] == "reminder:invite"
