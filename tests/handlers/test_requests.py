@@ -277,4 +277,3 @@ def test_flow_requests_validate_targets_and_urls() -> None:
     assert "listed twice" in error(notify.NotifyRequest, to=["+1425", "+1425"])
     assert "absolute http(s) URL" in error(notify.NotifyRequest, to=["+1425"], message="x.wav")
     assert "at least 1 item" in error(notify.NotifyRequest, to=[])
-
