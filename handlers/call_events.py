@@ -1,7 +1,9 @@
 """What the built-in flows need to know about an event, whichever dialect it arrived in.
 
 Pure functions over events, shared by the flows' state folds; plus :func:`unless_call_gone`,
-which turns "the call has already ended" answers of the REST API into a quiet no-op.
+which turns "the call has already ended" answers of the REST API into a quiet no-op. A 2021 call
+reports a prompt's end (PlayAudioResult) and each key (DtmfReceived) apart; a GA call asks with
+``start_recognizing_media``, whose RecognizeCompleted or RecognizeFailed carries both.
 """
 
 from __future__ import annotations
@@ -22,12 +24,21 @@ from callbacks.events import (
     Event,
     OperationStatus,
     PlayAudioResult,
+    PlayCanceled,
+    PlayCompleted,
+    PlayFailed,
+    RecognizeCanceled,
+    RecognizeCompleted,
+    RecognizeFailed,
     Tone,
     ToneReceived,
 )
 
 PlayEnd = Literal["completed", "cancelled", "failed"]
+RecognizeEnd = Literal["answered", "missed", "failed", "cancelled"]
 CANCELLED_SUBCODE = 8508
+PROMPT_FAILED_SUBCODE = 8511
+"""RecognizeFailed because its prompt could not be played (a missing or unreadable file)."""
 
 _UP = (CallState.ESTABLISHED, CallState.CONNECTED)
 _DOWN = (CallState.TERMINATED, CallState.DISCONNECTED)
@@ -71,6 +82,37 @@ def play_end(event: Event) -> PlayEnd | None:
     )):
         return "completed"
     return "failed"
+
+
+def recognize_end(event: Event) -> RecognizeEnd | None:
+    """How a GA recognize ended: input ``answered``; ``missed`` (no input in time, 8510, or
+    input that matched nothing); ``failed`` (its prompt could not play, 8511); ``cancelled``."""
+    if isinstance(event, RecognizeCompleted):
+        return "answered"
+    if isinstance(event, RecognizeFailed):
+        return "failed" if event.result_subcode == PROMPT_FAILED_SUBCODE else "missed"
+    if isinstance(event, RecognizeCanceled):
+        return "cancelled"
+    return None
+
+
+def recognized_key(event: Event) -> str | None:
+    """The first key a RecognizeCompleted collected (``"1"``); None for no key or another event."""
+    if isinstance(event, RecognizeCompleted):
+        return (event.digits or "")[:1] or None
+    return None
+
+
+def media_end(event: Event) -> PlayEnd | None:
+    """How a play ended, whichever API: PlayAudioResult (2021); PlayCompleted, PlayFailed or
+    PlayCanceled (GA)."""
+    if isinstance(event, PlayCompleted):
+        return "completed"
+    if isinstance(event, PlayFailed):
+        return "failed"
+    if isinstance(event, PlayCanceled):
+        return "cancelled"
+    return play_end(event)
 
 
 def audio_url(value: str) -> str:

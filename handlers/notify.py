@@ -2,10 +2,11 @@
 
 Started with ``callbacks call notify --to A --to B --message URL`` or
 ``POST /api/flows/notify``. Each target gets its own call; when it answers the message plays,
-up to ``repeats`` times, and any key acknowledges it (the message stops, ``thanks_url`` plays,
-the call ends). A target whose call ends without an acknowledgement (no answer, hung up, no
-key) is called again, up to ``retries`` more times, ``retry_delay`` seconds after the call
-ended. ``callbacks flows`` reports who was reached.
+up to ``repeats`` times, and any key acknowledges it (``thanks_url`` plays, the call ends). On
+a GA call each play is a DTMF ``start_recognizing_media`` with the message as its prompt; on a
+2021 call a PlayAudio, stopped when a key comes. A target whose call ends without an
+acknowledgement (no answer, hung up, no key) is called again, up to ``retries`` more times,
+``retry_delay`` seconds after the call ended. ``callbacks flows`` reports who was reached.
 
 Each call's state (flow id, target, attempt) is in its callback URL; what happened is in the
 log (:mod:`handlers.prompted_call`). No process keeps anything.
@@ -41,11 +42,15 @@ from callbacks.events import (
     DtmfReceived,
     Event,
     PlayAudioResult,
+    PlayCompleted,
+    PlayFailed,
+    RecognizeCompleted,
+    RecognizeFailed,
     ToneReceived,
 )
 from handlers.call_events import audio_url
 from handlers.prompted_call import ANY_KEY, CallProgress, PromptedCall
-from handlers.prompted_flow import close, drive
+from handlers.prompted_flow import Prompting, close, drive
 
 FLOW = "notify"
 NOTIFY = PromptedCall(FLOW)
@@ -72,6 +77,10 @@ class NotifySettings(BaseModel):
     )
     repeats: int = Field(
         default=2, ge=1, le=20, description="plays of the message per call before giving up"
+    )
+    input_timeout: int = Field(
+        default=5, ge=1, le=300,
+        description="GA calls: seconds to wait for a key after each play of the message",
     )
     thanks_url: str | None = Field(
         default=None, description="played after a key is pressed, then the call ends"
@@ -166,10 +175,8 @@ async def step(event: Event, ctx: Context) -> None:
     if call is None:
         return  # not a notification call
     settings = ctx.settings(NotifySettings)
-    before, after = await drive(
-        ctx, NOTIFY, event, prompt_url=call.m, repeats=settings.repeats,
-        on_decision=_acknowledged,
-    )
+    prompting = Prompting(call.m, settings.repeats, call.to, settings.input_timeout)
+    before, after = await drive(ctx, NOTIFY, event, prompting, _acknowledged)
     if after.ended and not before.ended and _retry_due(call, after):
         await _retry(ctx, call, settings)
 
@@ -178,10 +185,12 @@ def _retry_due(call: NotifyCall, progress: CallProgress) -> bool:
     return progress.decision not in (ANY_KEY, "failed") and call.a < call.t
 
 
+_type: type[Event]
 for _type in (CallLegStateChanged, CallConnectionStateChanged, CallConnected, CallDisconnected,
               DtmfReceived, ToneReceived):
     router.add(step, _type)
-router.add(step, PlayAudioResult, operation_context=f"{FLOW}:*")
+for _type in (PlayAudioResult, PlayCompleted, PlayFailed, RecognizeCompleted, RecognizeFailed):
+    router.add(step, _type, operation_context=f"{FLOW}:*")
 
 
 def _target_status(attempts: list[tuple[NotifyCall, CallProgress]]) -> str:

@@ -5,6 +5,11 @@ outage notification (any key acknowledges). The fold drives their handlers (the 
 event against the state after it says what to do) and reports their outcomes
 (``callbacks flows``), so the two never disagree. Which play of the prompt is running travels in
 each play's ``operationContext`` (``reminder:prompt:2/3``): nothing is remembered between events.
+
+On a 2021 call each prompt is a PlayAudio and keys arrive as DtmfReceived while it plays. On a GA
+call each prompt is a ``start_recognizing_media`` (DTMF, one key, the prompt played first): its
+RecognizeCompleted carries the key, and a RecognizeFailed for no input (8510) or a key that means
+nothing here ends that prompt unanswered, as the end of a 2021 play without a key does.
 """
 
 from __future__ import annotations
@@ -13,8 +18,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from callbacks.events import Event, InviteParticipantResult, OperationStatus
-from handlers.call_events import ended, established, play_end, tone
+from callbacks.events import (
+    AddParticipantFailed,
+    AddParticipantSucceeded,
+    Event,
+    InviteParticipantResult,
+    OperationStatus,
+    PlayCompleted,
+    PlayFailed,
+)
+from handlers.call_events import (
+    ended,
+    established,
+    play_end,
+    recognize_end,
+    recognized_key,
+    tone,
+)
 
 ANY_KEY = "acknowledged"
 """The decision of a call whose every key counts (``keys`` None)."""
@@ -30,7 +50,8 @@ class CallProgress:
     """A key's meaning, ``no-response`` (the last play ended without a key) or ``failed`` (a
     play failed)."""
     prompts: int = 0
-    """Plays of the prompt that ran to their end before the decision."""
+    """Plays of the prompt that ran to their end before the decision (GA: prompts whose
+    recognize ended, answered or not)."""
     closing_played: bool = False
     """The closing prompt (confirmation, thanks) has ended."""
     invite: Literal["answered", "unreached"] | None = None
@@ -100,6 +121,28 @@ class PromptedCall:
             return replace(progress, closing_played=True)
         return progress
 
+    def _after_recognize(self, progress: CallProgress, event: Event) -> CallProgress:
+        prompt = self.parse_prompt(event.operation_context)
+        end = recognize_end(event)
+        if prompt is None or end == "cancelled" or progress.decision is not None:
+            return progress
+        if end == "failed":
+            return replace(progress, decision="failed")
+        number, of = prompt
+        progress = replace(progress, prompts=max(progress.prompts, number))
+        key = recognized_key(event)
+        decision = self.decision_for(key) if key is not None else None
+        if decision is not None and progress.established:
+            return replace(progress, decision=decision)
+        return replace(progress, decision="no-response") if number >= of else progress
+
+    def _invited(self, progress: CallProgress, event: Event) -> CallProgress:
+        if isinstance(event, InviteParticipantResult):
+            answered = event.data.status == OperationStatus.COMPLETED
+        else:
+            answered = isinstance(event, AddParticipantSucceeded)
+        return replace(progress, invite="answered" if answered else "unreached")
+
     def advance(self, progress: CallProgress, event: Event) -> CallProgress:
         """The progress after ``event``; nothing counts once the call has ended."""
         if progress.ended:
@@ -116,9 +159,14 @@ class PromptedCall:
             return progress
         if play_end(event) is not None:
             return self._after_play(progress, event)
-        if isinstance(event, InviteParticipantResult) and event.operation_context == self.invite:
-            answered = event.data.status == OperationStatus.COMPLETED
-            return replace(progress, invite="answered" if answered else "unreached")
+        if recognize_end(event) is not None:
+            return self._after_recognize(progress, event)
+        closing = event.operation_context == self.closing
+        if closing and isinstance(event, PlayCompleted | PlayFailed):
+            return replace(progress, closing_played=True)
+        if isinstance(event, InviteParticipantResult | AddParticipantSucceeded |
+                      AddParticipantFailed) and event.operation_context == self.invite:
+            return self._invited(progress, event)
         return progress
 
     def fold(self, events: Iterable[Event]) -> CallProgress:

@@ -1,12 +1,13 @@
 """Appointment reminder: call, play the reminder until a key is pressed, act on the key.
 
 Started with ``callbacks call reminder --to +1425... --appointment "..."`` or
-``POST /api/flows/reminder``. When the callee answers the prompt plays, up to
-``prompt_repeats`` times; key 1 confirms (the prompt is cancelled, the confirmation plays, the
-call is hung up), key 2 asks for an agent (the prompt is cancelled, ``agent`` is invited). No
-key by the end of the last play hangs up. The outcome (confirmed, agent, agent-unreached,
-no-response, failed, no-answer, hung-up) is listed by ``callbacks flows``.
+``POST /api/flows/reminder``. When the callee answers the prompt asks, up to ``prompt_repeats``
+times; key 1 confirms (the confirmation plays, the call is hung up), key 2 asks for an agent
+(``agent`` is invited). No key by the end of the last prompt hangs up. The outcome (confirmed,
+agent, agent-unreached, no-response, failed, no-answer, hung-up) is listed by ``callbacks flows``.
 
+On a GA call each prompt is a DTMF ``start_recognizing_media`` (RecognizeFailed 8510 is a missed
+prompt); on a 2021 call a PlayAudio, cancelled when a key comes (:mod:`handlers.prompted_flow`).
 The call's state is in its callback URL and its events (:mod:`handlers.prompted_call`).
 """
 
@@ -30,6 +31,8 @@ from callbacks import (
     target_identifier,
 )
 from callbacks.events import (
+    AddParticipantFailed,
+    AddParticipantSucceeded,
     CallConnected,
     CallConnectionStateChanged,
     CallLegStateChanged,
@@ -37,11 +40,15 @@ from callbacks.events import (
     Event,
     InviteParticipantResult,
     PlayAudioResult,
+    PlayCompleted,
+    PlayFailed,
+    RecognizeCompleted,
+    RecognizeFailed,
     ToneReceived,
 )
 from handlers.call_events import audio_url, unless_call_gone
 from handlers.prompted_call import CallProgress, PromptedCall
-from handlers.prompted_flow import close, drive
+from handlers.prompted_flow import Prompting, close, drive, stop_asking
 
 FLOW = "reminder"
 CONFIRMED = "confirmed"
@@ -80,6 +87,10 @@ class ReminderSettings(BaseModel):
     )
     prompt_repeats: int = Field(
         default=3, ge=1, le=20, description="plays of the prompt before giving up (no-response)"
+    )
+    input_timeout: int = Field(
+        default=5, ge=1, le=300,
+        description="GA calls: seconds to wait for a key after each play of the prompt",
     )
     confirmation_url: str | None = Field(
         default=None, description="played after key 1, then the call ends; unset: hang up at once"
@@ -124,8 +135,11 @@ async def _on_decision(ctx: Context, progress: CallProgress) -> None:
         await close(ctx, REMINDER, settings.confirmation_url)
     elif progress.decision == AGENT:
         ctx.log.info("the callee asks for an agent")
-        await unless_call_gone(ctx.call.cancel_all_media_operations(), ctx.log)
-        invite = ctx.call.add_participant(settings.agent, operation_context=REMINDER.invite)
+        await stop_asking(ctx)
+        invite = ctx.call.add_participant(
+            target_identifier(settings.agent), operation_context=REMINDER.invite,
+            source_caller_id_number=settings.caller_id,
+        )
         await unless_call_gone(invite, ctx.log)
 
 
@@ -138,15 +152,18 @@ async def step(event: Event, ctx: Context) -> None:
     prompt_url = settings.prompt_url.replace(
         "{appointment}", quote(call.appointment or "", safe="")
     )
-    await drive(ctx, REMINDER, event, prompt_url=prompt_url, repeats=settings.prompt_repeats,
-                on_decision=_on_decision)
+    prompting = Prompting(prompt_url, settings.prompt_repeats, call.to, settings.input_timeout)
+    await drive(ctx, REMINDER, event, prompting, _on_decision)
 
 
+_type: type[Event]
 for _type in (CallLegStateChanged, CallConnectionStateChanged, CallConnected, DtmfReceived,
               ToneReceived):
     router.add(step, _type)
-router.add(step, PlayAudioResult, operation_context=f"{FLOW}:*")
-router.add(step, InviteParticipantResult, operation_context=REMINDER.invite)
+for _type in (PlayAudioResult, PlayCompleted, PlayFailed, RecognizeCompleted, RecognizeFailed):
+    router.add(step, _type, operation_context=f"{FLOW}:*")
+for _type in (InviteParticipantResult, AddParticipantSucceeded, AddParticipantFailed):
+    router.add(step, _type, operation_context=REMINDER.invite)
 
 
 class ReminderFlow(Flow[ReminderRequest]):

@@ -176,11 +176,14 @@ TRY_IT = {
     "reminder-flow.toml": ["+14250000001 confirmed (Dentist, Tuesday 9:00)",
                            "+14250000002 agent", "+14250000003 no-answer"],
     "notify.toml": ["some-reached", "2/4 reached; unreached: +14260000003, +14260000004"],
+    "ivr-callers.toml": ["+14255550100 transferred to 8:acs:resource_agent [main:agent]",
+                         "+14255550111 voicemail (ended by #) [main:support > support:message]",
+                         "+14255550122 info [main:opening hours]"],
 }
 
 
 def test_the_try_it_blocks_of_the_flows_run_as_written(tmp_path: Path) -> None:
-    """All three at once (each on its own ports and log): they mostly wait for simulated calls."""
+    """All four at once (each on its own ports and log): they mostly wait for simulated calls."""
     blocks = {name: shell_blocks(FLOWS, f"examples/scenarios/{name}") for name in TRY_IT}
     assert all(len(found) == 1 for found in blocks.values()), blocks
     for name in TRY_IT:

@@ -133,7 +133,7 @@ def run_call(args: argparse.Namespace) -> int:
         plugin = load_plugin(spec)  # its flow's options first; its settings once parsed
     except PluginError as exc:
         raise _error("call", str(exc)) from None
-    if plugin.flow is None:
+    if plugin.flow is None or not plugin.flow.startable:
         raise _error("call", f"handler plugin {plugin.name!r} starts no flow")
     options = _call_parser(plugin.name, plugin.flow).parse_args(args.args)
     try:

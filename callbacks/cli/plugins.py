@@ -16,7 +16,7 @@ def describe(plugin: Plugin) -> dict[str, Any]:
     """A plugin as ``callbacks plugins --json`` prints it."""
     settings = describe_settings(plugin.name, plugin.settings) if plugin.settings else []
     flow: dict[str, Any] | None = None
-    if plugin.flow is not None:
+    if plugin.flow is not None and plugin.flow.startable:
         flow = {"options": [
             {"name": name, "required": info.is_required(),
              "many": get_origin(info.annotation) is list}

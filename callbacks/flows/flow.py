@@ -4,7 +4,9 @@ A :class:`Flow` places calls whose callback URLs carry the flow's state
 (:mod:`callbacks.flows.state`); its plugin's handlers drive each call from its events; and
 :meth:`Flow.summarize` turns the logged events of its calls into :class:`FlowRecord` outcomes
 (``callbacks flows``). Nothing is kept anywhere but in the calls' URLs and the event log, so
-outcomes are the same on SQLite and PostgreSQL, after restarts and across replicas.
+outcomes are the same on SQLite and PostgreSQL, after restarts and across replicas. An
+:class:`IncomingFlow` places no call: its handlers answer incoming calls with the flow's state
+in the callback URL (:func:`~callbacks.flows.state.flow_callback_url`), and it only reports.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from callbacks.client.automation import CallAutomationClient
 from callbacks.client.errors import CallAutomationError
@@ -197,6 +199,9 @@ class Flow(ABC, Generic[R]):
 
     request_model: type[R]
     """The start request (``POST /api/flows/{name}`` body; ``callbacks call`` options)."""
+    startable: ClassVar[bool] = True
+    """Whether ``callbacks call`` and ``POST /api/flows/{name}`` start it (False: it answers
+    calls instead, see :class:`IncomingFlow`)."""
 
     @abstractmethod
     async def start(self, request: R, launch: Launch) -> Sequence[PlacedCall]:
@@ -205,6 +210,27 @@ class Flow(ABC, Generic[R]):
     @abstractmethod
     def summarize(self, calls: Sequence[FlowCall]) -> list[FlowRecord]:
         """The outcome of every flow whose calls are among ``calls`` (all of this flow's)."""
+
+
+class NoRequest(BaseModel):
+    """The request of a flow nobody starts: nothing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IncomingFlow(Flow[NoRequest]):
+    """A flow of incoming calls: its handlers answer them, ``callbacks flows`` lists them.
+
+    Subclasses implement :meth:`summarize` only; ``callbacks call`` and the flows API refuse to
+    start it.
+    """
+
+    request_model = NoRequest
+    startable = False
+
+    async def start(self, request: NoRequest, launch: Launch) -> Sequence[PlacedCall]:
+        """Refuse: the flow's calls come in; it places none."""
+        raise ValueError(f"the {launch.flow} flow answers incoming calls; it places none")
 
 
 def flow_id_for(flow: str, idempotency_key: str | None) -> str:

@@ -103,3 +103,9 @@ def callback_uri(base: str, path_context: str) -> str:
     parts = urlsplit(check_callback_url(base))
     path = parts.path.rstrip("/") + "/" + path_context
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def flow_callback_url(base: str, flow: str, state: Mapping[str, Any]) -> str:
+    """The callback URL of a call of ``flow`` with ``state``: ``base`` with ``<flow>:<payload>``
+    added to its path; ValueError if the state is too large or ``base`` is not a URL."""
+    return callback_uri(base, encode_context(flow, state))

@@ -35,7 +35,7 @@ class FlowStarter:
         callback_url: str | None,
         settings: PluginSettings,
     ) -> None:
-        self._flows = dict(flows)
+        self._flows = {name: flow for name, flow in flows.items() if flow.startable}
         self._key = api_key.encode("utf-8") if api_key else None
         self._client = client
         self._callback_url = callback_url

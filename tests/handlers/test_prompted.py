@@ -8,6 +8,7 @@ from callbacks.events import Event
 from handlers.call_events import ended, established, play_end, tone
 from handlers.prompted_call import ANY_KEY, CallProgress, PromptedCall
 from tests.support.flow_events import CallEvents
+from tests.support.ga_events import GaCallEvents
 
 REMINDER = PromptedCall("reminder", {"1": "confirmed", "2": "agent"})
 NOTIFY = PromptedCall("notify")
@@ -116,3 +117,46 @@ def test_event_predicates_read_every_event_kind() -> None:
     assert play_end(call.played("x", cancelled=True)) == "cancelled"
     assert play_end(call.play_failed("x")) == "failed"
     assert play_end(call.tone("1")) is None
+
+
+# -- GA calls: each prompt is a recognize --------------------------------------------------------
+
+
+def ga_answered(call: GaCallEvents) -> list[Event]:
+    return [call.connected(), call.event("ParticipantsUpdated", participants=[],
+                                         sequenceNumber=1)]
+
+
+def test_ga_a_recognized_key_decides_and_the_closing_play_is_seen() -> None:
+    call = GaCallEvents()
+    events = [*ga_answered(call), call.recognized(REMINDER.prompt_context(1, 3), tones="2"),
+              call.added(REMINDER.invite, "8:acs:agent")]
+    progress = REMINDER.fold(events)
+    assert (progress.decision, progress.prompts, progress.invite) == ("agent", 1, "answered")
+    events[-1] = call.added(REMINDER.invite, "8:acs:agent", failed=True)
+    assert REMINDER.fold(events).outcome == "agent-unreached"
+    confirmed = [*ga_answered(call), call.recognized(REMINDER.prompt_context(1, 3), tones="1"),
+                 call.played(REMINDER.closing), call.disconnected()]
+    assert REMINDER.fold(confirmed) == CallProgress(
+        established=True, ended=True, decision="confirmed", prompts=1, closing_played=True
+    )
+
+
+def test_ga_no_input_and_a_key_that_means_nothing_are_missed_prompts() -> None:
+    call = GaCallEvents()
+    events = [*ga_answered(call), call.recognize_failed(REMINDER.prompt_context(1, 3)),
+              call.recognized(REMINDER.prompt_context(2, 3), tones="7")]
+    progress = REMINDER.fold(events)
+    assert (progress.decision, progress.prompts) == (None, 2)
+    events.append(call.recognize_failed(REMINDER.prompt_context(3, 3)))
+    assert REMINDER.fold(events).outcome == "no-response"
+    assert NOTIFY.fold([*ga_answered(call), call.recognized(NOTIFY.prompt_context(1, 2),
+                                                            tones="#")]).decision == ANY_KEY
+
+
+def test_ga_a_prompt_that_cannot_play_fails_the_call() -> None:
+    call = GaCallEvents()
+    events = [*ga_answered(call), call.recognize_failed(REMINDER.prompt_context(1, 3), 8511)]
+    assert REMINDER.fold(events).outcome == "failed"
+    cancelled = call.event("RecognizeCanceled", REMINDER.prompt_context(1, 3), (400, 8508))
+    assert REMINDER.fold([*ga_answered(call), cancelled]).decision is None

@@ -1,5 +1,11 @@
 """Run the built-in flows for real: the emulator in the test's loop, ``callbacks serve`` as a
-process (killable and restartable on the same log), and read outcomes back like the CLI does."""
+process (killable and restartable on the same log), and read outcomes back like the CLI does.
+
+The flows run on the API version the service is configured with: ``2021-overview`` (the 2021
+calls of the emulator) or a GA version (its GA call connections). With ``incoming`` the
+emulator's Event Grid subscription is the receiver's callback endpoint, so :meth:`Service.ring`
+delivers an IncomingCall to ``serve`` as Event Grid would.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +26,14 @@ import httpx2
 
 from callbacks.emulator import DeliveryConfig, EmulatorConfig, RunningEmulator, serve_emulator
 from callbacks.emulator.calls import Call
+from callbacks.emulator.ga.connection import Connection
+from callbacks.emulator.ga.incoming import IncomingCall
 from callbacks.emulator.journal import RequestRecord
 from callbacks.emulator.scenario import parse_scenario
 from callbacks.flows.flow import FlowRecord
 from callbacks.flows.outcomes import flow_records
 from callbacks.flows.state import decode_context
+from callbacks.identifiers import identifier
 from callbacks.plugins.loader import load_plugin
 from callbacks.store import EventStatus, open_store
 from tests.support.emulator_harness import KEY
@@ -33,15 +42,27 @@ from tests.support.servers import ROOT, free_port, start_cli, stop
 SECRET = "flows-test-secret"
 API_KEY = "flows-test-api-key"
 SOURCE = "8:acs:resource_app"
+GA = "2026-03-12"
+OVERVIEW = "2021-overview"
+TIMEOUT_SCALE = 0.05
+"""GA timeouts (initial silence, invitations) run 20 times faster: 5 s of silence take 0.25 s."""
 
 
-def emulator_config(scenario: Mapping[str, Any]) -> EmulatorConfig:
+def emulator_config(
+    scenario: Mapping[str, Any], *, incoming_url: str | None = None, ring_timeout: float = 0.3
+) -> EmulatorConfig:
     """Fast calls; callbacks retried every ~0.1 s for several seconds while serve is down."""
     return EmulatorConfig(
-        access_key=KEY, answer_delay=0.02, play_duration=0.05, ring_timeout=0.3,
-        tone_interval=0.01, scenario=parse_scenario(scenario),
+        access_key=KEY, answer_delay=0.02, play_duration=0.05, ring_timeout=ring_timeout,
+        tone_interval=0.01, timeout_scale=TIMEOUT_SCALE, incoming_url=incoming_url,
+        scenario=parse_scenario(scenario),
         delivery=DeliveryConfig(max_attempts=80, backoff=0.05, max_backoff=0.1, timeout=5),
     )
+
+
+def callback_url(port: int) -> str:
+    """The receiver's callback URL with its secret (also its Event Grid endpoint)."""
+    return f"http://127.0.0.1:{port}/api/callbacks?secret={SECRET}"
 
 
 @dataclass
@@ -53,6 +74,7 @@ class Service:
     settings: dict[str, str]
     db: Path
     port: int = field(default_factory=free_port)
+    api_version: str = OVERVIEW
     process: subprocess.Popen[bytes] | None = None
     output: list[str] = field(default_factory=list)
 
@@ -64,7 +86,7 @@ class Service:
     @property
     def callback_url(self) -> str:
         """The receiver's callback URL with its secret, as flows give it to the service."""
-        return f"{self.url}/api/callbacks?secret={SECRET}"
+        return callback_url(self.port)
 
     @property
     def env(self) -> dict[str, str]:
@@ -73,8 +95,7 @@ class Service:
             "CALLBACKS_SECRET": SECRET, "CALLBACKS_API_KEY": API_KEY,
             "CALLBACKS_CONNECTION_STRING": self.emulator.connection_string,
             "CALLBACKS_CALLBACK_URL": self.callback_url,
-            # The built-in flows of these tests run on the 2021 API, as the emulator does.
-            "CALLBACKS_API_VERSION": "2021-overview", **self.settings,
+            "CALLBACKS_API_VERSION": self.api_version, **self.settings,
         }
 
     async def start(self) -> None:
@@ -110,10 +131,12 @@ class Service:
             found = await flow_records(store, {flow: plugin.flow})
         return {record.id: record for record in found}
 
-    def flow_calls(self, flow: str, flow_id: str) -> list[Call]:
-        """The emulator's calls placed for one flow (by the state in their callback URL)."""
-        found = []
-        for call in self.emulator.emulator.calls.values():
+    def flow_calls(self, flow: str, flow_id: str) -> list[Call | Connection]:
+        """The emulator's calls (2021) and call connections (GA) of one flow, by the state in
+        their callback URL."""
+        found: list[Call | Connection] = []
+        emulator = self.emulator.emulator
+        for call in [*emulator.calls.values(), *emulator.ga.connections.values()]:
             decoded = decode_context(urlsplit(call.callback_uri).path.rsplit("/", 1)[-1])
             if decoded is not None and decoded[0] == flow and decoded[1].get("id") == flow_id:
                 found.append(call)
@@ -126,7 +149,10 @@ class Service:
         False) and every event is handled."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            calls_over = not ended or not any(c.active for c in self.flow_calls(flow, flow_id))
+            calls_over = not ended or not any(
+                c.active if isinstance(c, Call) else not c.ended
+                for c in self.flow_calls(flow, flow_id)
+            )
             # Read the record only once everything is handled: read first, it could predate the
             # last events (e.g. "agent" before the agent's failed invitation made it
             # "agent-unreached").
@@ -195,6 +221,17 @@ class Service:
             if call.participants and call.participants[0].named(target)
         ]
 
+    def connections_to(self, target: str) -> list[Connection]:
+        """The emulator's GA call connections placed to ``target``, oldest first."""
+        return [
+            connection for connection in self.emulator.emulator.ga.connections.values()
+            if connection.parties and connection.parties[0].named(target)
+        ]
+
+    async def ring(self, caller: str, callee: str) -> IncomingCall:
+        """An incoming call from ``caller`` to ``callee``, delivered to ``serve`` by Event Grid."""
+        return await self.emulator.emulator.ga.ring(identifier(caller), identifier(callee), "")
+
     def requests(self, call_id: str) -> list[RequestRecord]:
         """REST requests on one call that executed (not repeats answered from the cache)."""
         return [
@@ -222,11 +259,23 @@ async def wait_until(condition: Callable[[], bool], within: float = 10) -> None:
 
 @contextlib.asynccontextmanager
 async def running_service(
-    tmp: Path, scenario: Mapping[str, Any], handlers: str, settings: dict[str, str]
+    tmp: Path,
+    scenario: Mapping[str, Any],
+    handlers: str,
+    settings: dict[str, str],
+    *,
+    api_version: str = OVERVIEW,
+    incoming: bool = False,
+    ring_timeout: float = 0.3,
 ) -> AsyncIterator[Service]:
-    """An emulator with ``scenario`` and a started ``serve`` with ``handlers``."""
-    async with serve_emulator(emulator_config(scenario)) as emulator:
-        service = Service(emulator, handlers, settings, tmp / "log.db")
+    """An emulator with ``scenario`` and a started ``serve`` with ``handlers``, speaking
+    ``api_version``; with ``incoming``, the emulator rings ``serve`` through Event Grid (an
+    incoming call rings ``ring_timeout`` seconds, as does every callee)."""
+    port = free_port()
+    config = emulator_config(scenario, incoming_url=callback_url(port) if incoming else None,
+                             ring_timeout=ring_timeout)
+    async with serve_emulator(config) as emulator:
+        service = Service(emulator, handlers, settings, tmp / "log.db", port, api_version)
         await service.start()
         try:
             yield service

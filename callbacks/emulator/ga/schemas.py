@@ -92,6 +92,13 @@ class Setup(Body):
         return options.cognitive_services_endpoint if options else None
 
 
+def _bare_user(value: Any) -> Any:
+    # the wire gives an ACS user as a bare CommunicationUserIdentifierModel: {"id": ...}
+    if isinstance(value, dict) and set(value) == {"id"}:
+        return {"communicationUser": value}
+    return value
+
+
 class CreateCallBody(Setup):
     """``POST /calling/callConnections``."""
 
@@ -99,6 +106,11 @@ class CreateCallBody(Setup):
     source: Identifier | None = None
     source_caller_id_number: Identifier | None = Field(default=None, alias="sourceCallerIdNumber")
     source_display_name: str | None = Field(default=None, alias="sourceDisplayName")
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _user(cls, value: Any) -> Any:
+        return _bare_user(value)
 
     @field_validator("source_caller_id_number")
     @classmethod
@@ -117,10 +129,7 @@ class AnswerBody(Setup):
     @field_validator("answered_by", mode="before")
     @classmethod
     def _user(cls, value: Any) -> Any:
-        # the wire gives answeredBy as a bare CommunicationUserIdentifierModel: {"id": ...}
-        if isinstance(value, dict) and set(value) == {"id"}:
-            return {"communicationUser": value}
-        return value
+        return _bare_user(value)
 
 
 class RedirectBody(Body):
