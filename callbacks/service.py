@@ -89,7 +89,7 @@ def serve_callback_url(
     if plugins.flows:
         names = ", ".join(sorted(plugins.flows))
         if not connection_string:
-            problems.append(ConfigError(f"handler plugins {names} place calls: pass "
+            problems.append(ConfigError(f"handler plugins {names} place or answer calls: pass "
                                         "--connection-string (or CALLBACKS_CONNECTION_STRING)",
                                         command="serve"))
         if not callback_url:

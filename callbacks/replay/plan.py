@@ -97,8 +97,9 @@ def check(args: argparse.Namespace) -> Plan:
     if url is None and mode is ReplayMode.DRY_RUN:
         url = DRY_RUN_CALLBACK_URL
     if url is None and plugins.flows:
-        raise ConfigError(f"handler plugins {', '.join(sorted(plugins.flows))} place calls: "
-                          "pass --callback-url (or CALLBACKS_CALLBACK_URL)")
+        names = ", ".join(sorted(plugins.flows))
+        raise ConfigError(f"handler plugins {names} place or answer calls: pass --callback-url "
+                          "(or CALLBACKS_CALLBACK_URL)")
     return Plan(mode, where, args.file, plugins, speed, url)
 
 

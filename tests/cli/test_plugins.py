@@ -79,7 +79,7 @@ def write(tmp_path: Path, text: str) -> str:
          "unknown setting 'loud' in [greeting] of"),
         (["--handlers", "greeting"], {}, "[greeting\n", "--config: "),
         (["--handlers", "reminder", "--callback-url", CALLBACK], REMINDER_ENV, None,
-         "handler plugins reminder place calls: pass --connection-string"),
+         "handler plugins reminder place or answer calls: pass --connection-string"),
         (["--handlers", "reminder", "--connection-string", CONNECTION], REMINDER_ENV, None,
          "no callback URL: pass --callback-url"),
         (["--handlers", "reminder", "--connection-string", CONNECTION,

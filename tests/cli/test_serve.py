@@ -274,7 +274,7 @@ def test_every_problem_is_reported_at_once_one_line_each(
         "(settings: audio_url, path_context)",
         "handler plugin 'greeting': setting audio_url is missing (set "
         f"CALLBACKS_GREETING_AUDIO_URL or audio_url in [greeting] of {config})",
-        "handler plugins reminder place calls: pass --connection-string (or "
+        "handler plugins reminder place or answer calls: pass --connection-string (or "
         "CALLBACKS_CONNECTION_STRING)",
         "no callback URL: pass --callback-url (or CALLBACKS_CALLBACK_URL), the receiver's "
         "public https://.../api/callbacks?secret=...",

@@ -21,6 +21,7 @@ from tests.support import ROOT
 
 EXAMPLE = ROOT / "examples" / "ivr.toml"
 FILE = "https://media.example/x.wav"
+KEY = "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0="  # base64 of 32 bytes
 KEYS_ONLY = {"main": {"prompt": FILE, "options": [{"key": "1", "action": "play",
                                                      "message": FILE}]}}
 
@@ -108,7 +109,9 @@ def test_serve_refuses_a_spoken_menu_without_the_endpoint_in_one_line(tmp_path: 
                       'to = "+14255550100" }]\n')
     result = subprocess.run(
         [str(Path(sys.executable).parent / "callbacks"), "serve", "--secret", "s3cret",
-         "--handlers", "ivr", "--config", str(config)],
+         "--handlers", "ivr", "--config", str(config),
+         "--connection-string", f"endpoint=http://127.0.0.1:9;accesskey={KEY}",
+         "--callback-url", "https://example.com/api/callbacks?secret=s3cret"],
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
     )
     assert result.returncode == 2 and result.stdout == ""
