@@ -230,6 +230,43 @@ def test_null_id_identity_is_a_stable_content_hash() -> None:
 
 
 @pytest.mark.parametrize(
+    ("bad_id", "kind"),
+    [(101, "a number"), (1.5, "a number"), (True, "a boolean"), (False, "a boolean"),
+     ({"v": 1}, "an object"), (["a"], "an array")],
+)
+def test_an_id_that_is_not_a_string_or_null_is_refused_naming_the_element(
+    bad_id: object, kind: str
+) -> None:
+    first, second = sample_json("ga", "PlayStarted")[0], sample_json("ga", "PlayCompleted")[0]
+    second["id"] = bad_id
+    with pytest.raises(EventParseError) as caught:
+        parse_events(json.dumps([first, second]).encode())
+    assert (caught.value.index, caught.value.field) == (1, "id")
+    assert str(caught.value) == f"event 1: id must be a non-empty string or null, not {kind}"
+
+
+def test_events_that_differ_only_by_id_are_never_merged() -> None:
+    element = sample_json("ga", "PlayCompleted")[0]
+    ids = ["101", "102", None, ""]
+    batch = [{**element, "id": event_id} for event_id in ids]
+    events = parse_events(json.dumps(batch).encode())
+    assert [e.id for e in events] == ["101", "102", None, None]
+    # "" is null: those two are the same event, told apart from the others by content
+    assert len({e.identity for e in events}) == 3
+    assert events[2].identity == events[3].identity
+    assert events[2].identity.startswith("sha256:")
+
+
+def test_an_event_logged_with_a_non_string_id_still_reads_back_under_its_identity() -> None:
+    """Earlier versions logged such an id as null (its identity a content hash): reading the
+    log must not turn those events into errors."""
+    element = {**sample_json("ga", "PlayCompleted")[0], "id": 101}
+    as_null = parse_events(json.dumps({**element, "id": None}).encode())[0]
+    logged = parse_event_element(json.dumps(element).encode())
+    assert (logged.id, logged.identity) == (None, as_null.identity)
+
+
+@pytest.mark.parametrize(
     ("dialect", "event_type", "remove", "field"),
     [
         ("preview2021", "DtmfReceived", ("ToneInfo",), "data.ToneInfo"),

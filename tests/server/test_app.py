@@ -175,6 +175,22 @@ def test_too_many_events_is_413(seen: Seen) -> None:
         assert response.json()["code"] == "too_many_events"
 
 
+def test_events_with_distinct_ids_are_both_accepted_and_a_bad_id_is_400(seen: Seen) -> None:
+    element = sample_json("ga", "PlayCompleted")[0]
+    with make_client(seen) as client:
+        both = [{**element, "id": "101"}, {**element, "id": "102"}]
+        response = client.post(URL, content=json.dumps(both), headers=JSON)
+        assert response.json() == {"accepted": 2, "duplicates": 0}
+        numeric = [{**element, "id": "103"}, {**element, "id": 104}]
+        response = client.post(URL, content=json.dumps(numeric), headers=JSON)
+        assert response.status_code == 400
+        assert response.json() == {
+            "code": "invalid_event",
+            "message": "event 1: id must be a non-empty string or null, not a number",
+        }
+    assert [identity for _, identity, _ in seen.runs] == ["101", "102"]
+
+
 def test_event_grid_subscription_validation_handshake(client: TestClient, seen: Seen) -> None:
     response = client.post(
         URL,
