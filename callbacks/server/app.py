@@ -27,7 +27,7 @@ from callbacks.server.endpoint import ApiError as ApiError
 from callbacks.server.intake import Intake, IntakeUnavailable
 from callbacks.server.limits import DEFAULT_BODY_LIMIT as DEFAULT_BODY_LIMIT
 from callbacks.server.limits import DEFAULT_MAX_EVENTS as DEFAULT_MAX_EVENTS
-from callbacks.server.limits import BodyRejected, Limits, StringTooLong
+from callbacks.server.limits import BodyRejected, Limits
 from callbacks.server.logs import Throttle
 from callbacks.server.metrics import Metrics
 from callbacks.server.openapi import OPENAPI_PATH, openapi_document
@@ -160,7 +160,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _body_rejected(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BodyRejected)
-    return _error(413 if isinstance(exc, StringTooLong) else 400, exc.code, exc.message)
+    return _error(exc.status, exc.code, exc.message)
 
 
 async def _auth_error(request: Request, exc: Exception) -> Response:
