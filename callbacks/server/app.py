@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from callbacks.events.parse import EventParseError
-from callbacks.server.auth import Authenticator, AuthError
+from callbacks.server.auth import Authenticator, AuthError, AuthUnavailable
 from callbacks.server.endpoint import CALLBACKS_PATH, CallbackEndpoint, ReceiverApp, read_body
 from callbacks.server.endpoint import ApiError as ApiError
 from callbacks.server.intake import Intake, IntakeUnavailable
@@ -169,6 +169,11 @@ async def _auth_error(request: Request, exc: Exception) -> Response:
     return _error(401, exc.code, exc.message)
 
 
+async def _auth_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthUnavailable)
+    return _error(503, exc.code, exc.message)
+
+
 async def _parse_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, EventParseError)
     return _error(400, "invalid_event", exc.message)
@@ -206,6 +211,7 @@ EXCEPTION_HANDLERS = {
     ApiError: _api_error,
     BodyRejected: _body_rejected,
     AuthError: _auth_error,
+    AuthUnavailable: _auth_unavailable,
     EventParseError: _parse_error,
     IntakeUnavailable: _unavailable,
     HTTPException: _http_error,
