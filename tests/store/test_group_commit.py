@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from callbacks.store import StoreError
-from callbacks.store.group_commit import CommitQueue
+from callbacks.store.group_commit import CommitQueue, fail_all
 from callbacks.store.sqlite.writer import PROBE_EVERY, CommitThread, GroupCommitWriter
 
 
@@ -114,3 +115,120 @@ async def test_sqlite_commits_go_to_the_thread_after_a_slow_one_until_a_probe_fi
     assert writer.commits == PROBE_EVERY + 7
     assert writer.commits_in_thread == in_thread
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (PROBE_EVERY + 7,)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Flaky(CommitQueue[Item]):
+    """Commits (doubling) unless ``down``; then the whole transaction fails."""
+
+    def __init__(self, clock: Clock, recheck_after: float = 5.0) -> None:
+        super().__init__("test-flaky", recheck_after=recheck_after, clock=clock)
+        self.down = False
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def put(self, value: int) -> int:
+        result: int = await self._submit(Item(value, asyncio.get_running_loop().create_future()))
+        return result
+
+    async def _transaction(self, batch: list[Item]) -> None:
+        self.started.set()
+        await self.release.wait()
+        if self.down:
+            self._commit_failed("commit failed: disk full")
+            fail_all(batch, StoreError("the event log could not commit: disk full"))
+            return
+        self._committed()
+        for item in batch:
+            item.future.set_result(item.value * 2)
+
+
+async def probe_ok() -> None:
+    return None
+
+
+async def probe_down() -> None:
+    raise StoreError("still down")
+
+
+async def test_a_failed_commit_is_remembered_until_one_succeeds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    queue = Flaky(clock)
+    queue.start()
+    assert queue.failure is None and await queue.recheck(probe_down)
+    queue.down = True
+    with caplog.at_level(logging.WARNING, logger="callbacks.store"):
+        with pytest.raises(StoreError):
+            await queue.put(1)
+        assert queue.failure == "commit failed: disk full"
+        assert not await queue.recheck(probe_ok)  # too soon after the failure to probe
+        queue.down = False
+        assert await queue.put(2) == 4  # a real commit: ready again at once
+        assert queue.failure is None and await queue.recheck(probe_down)
+    assert "commits succeed again" in caplog.text
+    assert queue.commits == 1
+    await queue.close()
+
+
+async def test_after_a_failure_readiness_probes_with_a_commit_of_its_own() -> None:
+    clock = Clock()
+    queue = Flaky(clock, recheck_after=5.0)
+    queue.start()
+    queue.down = True
+    with pytest.raises(StoreError):
+        await queue.put(1)
+    clock.now += 4.9
+    assert not await queue.recheck(probe_ok)  # not yet: no probe
+    clock.now += 0.1
+    assert not await queue.recheck(probe_down)  # the probe failed: wait again
+    assert queue.failure == "readiness probe failed: still down"
+    clock.now += 4.9
+    assert not await queue.recheck(probe_ok)
+    clock.now += 0.1
+    assert await queue.recheck(probe_ok)  # no traffic needed to be ready again
+    assert queue.failure is None
+    assert queue.commits == 0  # the probe is not counted as one of the log's commits
+    await queue.close()
+
+
+async def test_with_no_wait_a_probe_runs_at_once() -> None:
+    clock = Clock()
+    queue = Flaky(clock, recheck_after=0.0)
+    queue.start()
+    queue.down = True
+    with pytest.raises(StoreError):
+        await queue.put(1)
+    assert not await queue.recheck(probe_down)
+    assert await queue.recheck(probe_ok)
+    await queue.close()
+
+
+async def test_the_commit_failed_line_is_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    queue = Flaky(clock)
+    queue.start()
+    queue.down = True
+    with caplog.at_level(logging.ERROR, logger="callbacks.store"):
+        for _ in range(50):
+            with pytest.raises(StoreError):
+                await queue.put(1)
+            clock.now += 0.01  # 50 failures in half a second: one line
+        assert [r.getMessage() for r in caplog.records] == ["event log: commit failed: disk full"]
+        clock.now += 5.0
+        with pytest.raises(StoreError):
+            await queue.put(1)
+    assert caplog.records[-1].getMessage() == (
+        "event log: commit failed: disk full (49 more failed commits since the last line)"
+    )
+    assert len(caplog.records) == 2
+    await queue.close()

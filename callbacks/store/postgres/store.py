@@ -88,10 +88,22 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
         await self._db.close()
 
     async def ready(self) -> bool:
-        """Open, and the database answers on the ingest connection."""
+        """Open, the last commit of appends successful (after a failure: a transaction of its
+        own, see :meth:`CommitQueue.recheck`), and the database answering on the ingest
+        connection."""
         if self._writer is None or not self._writer.running:
             return False
+        if not await self._writer.recheck(self._touch):
+            return False
         return await self._db.ping()
+
+    async def _touch(self) -> None:
+        """Commit a transaction that writes (an id assigned is a commit record in the WAL)."""
+
+        async def touch(conn: Conn) -> object:
+            return await conn.fetchval("SELECT txid_current()")
+
+        await self._db.run(touch, ingest=True)
 
     def on_new_work(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` on the loop whenever any process logs new work in this log.
