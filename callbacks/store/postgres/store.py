@@ -200,7 +200,7 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
         async def renew(conn: Conn) -> set[str]:
             return {row["lane"] for row in await conn.fetch(q.RENEW, lanes, owner, float(lease))}
 
-        held = await self._db.run(renew, write=True)
+        held = await self._db.run(renew, write=True, idempotent=True)
         return [call for call in call_ids if q.lane_of(call) not in held]
 
     async def next_events(self, call_id: str | None, limit: int) -> list[PendingEvent]:
@@ -210,7 +210,7 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
             rows = await conn.fetch(q.NEXT_EVENTS, q.lane_of(call_id), limit)
             return [q.pending_event(row) for row in rows]
 
-        return await self._db.run(select)
+        return await self._db.run(select, idempotent=True)
 
     async def finish(
         self, owner: str, seq: int, status: EventStatus, outcomes: Sequence[Outcome]
@@ -243,7 +243,8 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
                 return bool(await conn.fetchval(q.LANE_READY, lane))
             return bool(released["has_work"])
 
-        return await self._db.run(release, write=True)
+        # Twice is harmless: the second finds the call no longer ours and says what is there.
+        return await self._db.run(release, write=True, idempotent=True)
 
     async def release_all(self, owner: str) -> int:
         """Give back every call ``owner`` holds."""
@@ -251,4 +252,4 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
         async def release(conn: Conn) -> int:
             return int(await conn.fetchval(q.RELEASE_ALL, owner))
 
-        return await self._db.run(release, write=True)
+        return await self._db.run(release, write=True, idempotent=True)
