@@ -35,7 +35,7 @@ from callbacks.options import (
 from callbacks.replay.plan import DRY_RUN_CALLBACK_URL, check, open_log, replay
 from callbacks.replay.sources import FileSource, InvalidEntry
 from callbacks.replay.targets import TargetError
-from callbacks.store.records import StoreError
+from callbacks.store.records import LogMissing, LogOutdated, StoreError
 
 MODES = (
     Option("--dry-run", "handlers run, nothing is sent (the default)", flag_only=True),
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         summary = asyncio.run(replay(args, plan, store, sys.stdout, sys.stderr))
     except (StoreError, TargetError) as exc:
         print(f"callbacks replay: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, LogMissing | LogOutdated) else 1  # a wrong --store
     if summary.stopped and summary.stopped != "interrupted":
         print(f"callbacks replay: stopped: {summary.stopped}", file=sys.stderr)
     if summary.stopped == "interrupted":

@@ -31,8 +31,8 @@ from typing import TypeAlias, TypeVar
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from callbacks.store.base import StoreError
-from callbacks.store.postgres.schema import migrate
+from callbacks.store.base import OpenPolicy, StoreError
+from callbacks.store.postgres.schema import SCHEMA_VERSION, migrate, schema_version
 from callbacks.store.postgres.url import PostgresConfig
 
 T = TypeVar("T")
@@ -92,14 +92,15 @@ class Database:
             return f"no answer within {self.config.timeout:g} s"
         return self.config.scrub(f"{type(exc).__name__}: {exc}")
 
-    async def open(self) -> None:
-        """Create both pools and migrate the schema (once, even with replicas starting)."""
+    async def open(self, policy: OpenPolicy) -> int:
+        """Create both pools and create or migrate the schema as ``policy`` allows (once, even
+        with replicas starting); how many migrations that took."""
         try:
             ingest = await self._create_pool(1)
             try:
                 async with asyncio.timeout(max(self.config.timeout, _MIGRATION_PATIENCE)):
                     async with ingest.acquire() as conn:
-                        await migrate(conn, self.config.schema)
+                        applied = await self._prepare(conn, policy)
                 main = await self._create_pool(self.config.pool_size)
             except BaseException:
                 ingest.terminate()
@@ -110,6 +111,15 @@ class Database:
             url, why = self.config.display, self.describe(exc)
             raise StoreError(f"cannot open the event log at {url}: {why}") from None
         self._ingest, self._main = ingest, main
+        return applied
+
+    async def _prepare(self, conn: Conn, policy: OpenPolicy) -> int:
+        schema = self.config.schema
+        if policy.create:
+            return await migrate(conn, schema)
+        # Read first: a log that must not be created or migrated is left untouched.
+        version = await schema_version(conn, schema, policy, self.config.display)
+        return await migrate(conn, schema) if version < SCHEMA_VERSION else 0
 
     def _settings(self) -> dict[str, str]:
         return {"search_path": self.config.schema} if self.config.schema else {}

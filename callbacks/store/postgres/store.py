@@ -65,12 +65,13 @@ class PostgresStore(PostgresQueries, PostgresReplays, EventStore):
     # -- life cycle --
 
     async def open(self) -> None:
-        """Connect and migrate the schema (once, even with replicas starting together)."""
+        """Connect and create or migrate the schema as :attr:`open_policy` allows (once, even
+        with replicas starting together)."""
         if self._closed:
             raise StoreError("the event log is closed")
         if self._writer is not None:
             return
-        await self._db.open()
+        self.migrations_applied = await self._db.open(self.open_policy)
         self._writer = GroupCommit(self._commit)
         self._writer.start()
         if self._subscribers:

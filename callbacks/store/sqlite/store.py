@@ -43,6 +43,7 @@ from callbacks.store.sqlite.schema import (
     SCHEMA_VERSION,
     UNFINISHED_SQL,
     Synchronous,
+    connect_log,
     open_connections,
 )
 from callbacks.store.sqlite.writer import CommitThread, GroupCommitWriter, wait_unlocked
@@ -133,8 +134,8 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, EventStore):
         if self._writer is not None:
             return
         loop = asyncio.get_running_loop()
-        writer, reader = await loop.run_in_executor(
-            None, open_connections, self.path, self.synchronous, self._lock_timeout
+        writer, reader, self.migrations_applied = await loop.run_in_executor(
+            None, connect_log, self.path, self.synchronous, self._lock_timeout, self.open_policy
         )
         self._write_conn, self._read_conn = writer, reader
         memory = not self.shareable
