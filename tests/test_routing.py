@@ -59,6 +59,28 @@ async def test_all_matches_run_in_registration_order() -> None:
     assert [label for label, _ in rec.calls] == ["b", "d"]
 
 
+def custom(event_type: str) -> Event:
+    """An event of a type no model knows (an UnknownEvent)."""
+    body = {"id": f"x-{event_type}", "type": event_type, "specversion": "1.0",
+            "source": "calling/callConnections/c-1", "data": {"callConnectionId": "c-1"}}
+    return parse_events(json.dumps(body).encode())[0]
+
+
+async def test_a_type_name_without_a_model_matches_that_type_only() -> None:
+    rec, router = Recorder(), Router()
+    router.on("HoldAudioStarted")(rec.handler("short"))  # not modelled (yet): matched by name
+    router.on("Microsoft.Communication.HoldAudioStarted")(rec.handler("full"))
+    router.on("Happened")(rec.handler("custom"))  # routes name types by their short name
+    assert [r.event_class for r in router.routes] == [None, None, None]
+    assert await dispatch(router, custom("Microsoft.Communication.HoldAudioStarted")) == [
+        "short", "full",
+    ]
+    assert await dispatch(router, custom("Contoso.Things.Happened")) == ["custom"]
+    for other in (custom("Microsoft.Communication.HoldAudioStopped"), connected(),
+                  play_result("x")):
+        assert await dispatch(router, other) == []
+
+
 @pytest.mark.parametrize(
     ("matcher", "context", "expected"),
     [

@@ -104,7 +104,11 @@ class CommitQueue(ABC, Generic[Q]):
             try:
                 await self._transaction([item for item in batch if not item.future.done()])
             except asyncio.CancelledError:
-                fail_all(batch, StoreError("the event log was shut down"))
+                # Whatever waits for this task, in this batch or queued behind it, must not
+                # wait for ever.
+                self._closing = True
+                fail_all(batch + self._queue, StoreError("the event log was shut down"))
+                self._queue = []
                 raise
             except Exception as exc:  # a bug must not kill the writer and hang every write
                 log.exception("event log: unexpected error in group commit")

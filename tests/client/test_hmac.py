@@ -113,6 +113,33 @@ def test_verify_is_case_insensitive_on_header_names() -> None:
                       "AUTHORIZATION": "HMAC-SHA256 \u00e9"}, b"")
 
 
+def signed_headers(body: bytes = b"") -> dict[str, str]:
+    """Headers a client signing ``body`` for DELETE /calls/c on host h would send."""
+    text = string_to_sign("DELETE", "/calls/c", DATE, "h", content_hash(body))
+    return {
+        "x-ms-date": DATE,
+        "x-ms-content-sha256": content_hash(body),
+        "authorization": authorization_header(sign(KEY, text)),
+    }
+
+
+def test_a_correct_signature_does_not_excuse_a_wrong_content_hash() -> None:
+    """The signature covers the recomputed hash, so it verifies on its own; the declared
+    x-ms-content-sha256 must still match the body."""
+    headers = signed_headers(b"{}")
+    assert verify(KEY, "DELETE", "/calls/c", "h", headers, b"{}")
+    for wrong in (EMPTY_CONTENT_HASH, content_hash(b"{ }"), "", "not base64"):
+        assert not verify(KEY, "DELETE", "/calls/c", "h",
+                          {**headers, "x-ms-content-sha256": wrong}, b"{}")
+
+
+@pytest.mark.parametrize("missing", ["x-ms-date", "x-ms-content-sha256", "authorization"])
+def test_a_request_missing_a_signed_header_is_refused_not_an_error(missing: str) -> None:
+    headers = {k: v for k, v in signed_headers().items() if k != missing}
+    assert verify(KEY, "DELETE", "/calls/c", "h", headers, b"") is False
+    assert verify(KEY, "DELETE", "/calls/c", "h", {"x-ms-date": DATE}, b"") is False
+
+
 @pytest.mark.parametrize(
     ("text", "endpoint"),
     [

@@ -243,6 +243,17 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(deadline=-1)
 
 
+@pytest.mark.parametrize("field", ["base_delay", "max_delay", "deadline"])
+def test_policy_bounds_are_exact(field: str) -> None:
+    """Zero is a valid delay or deadline and one attempt a valid count; just below is not."""
+    RetryPolicy(**{field: 0.0})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must not be negative"):
+        RetryPolicy(**{field: -0.001})  # type: ignore[arg-type]
+    assert RetryPolicy(attempts=1).attempts == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        RetryPolicy(attempts=0)
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
@@ -254,6 +265,11 @@ def test_policy_rejects_nonsense() -> None:
         ({"Retry-After": "soon"}, None),
         ({"Retry-After": "inf"}, None),
         ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
+        ({"x-ms-retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
+        ({"x-ms-retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "100", "x-ms-retry-after-ms": "1500"}, 0.1),
+        ({"retry-after-ms": "", "x-ms-retry-after-ms": "700"}, 0.7),
+        ({"retry-after-ms": "-5"}, 0.0),
         ({"x-ms-retry-after-ms": "bad", "Retry-After": "9"}, 9.0),
         ({}, None),
     ],

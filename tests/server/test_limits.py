@@ -195,6 +195,21 @@ def test_check_json_lets_through(body: bytes) -> None:
     check_json(body, max_depth=8, max_string=256)
 
 
+@pytest.mark.parametrize("limit", [2, 3, 16, 256])
+@pytest.mark.parametrize(
+    ("shape", "inside"),
+    [(b'"%s"', 0), (b'["%s"]', 0), (b'{"%s": 1}', 0), (b' "%s" ', 0), (b'["\\"%s"]', 2),
+     (b'["%s", 1]', 0)],
+    ids=["bare", "in-array", "key", "spaced", "escaped-quote", "then-more"],
+)
+def test_the_string_limit_is_exact(limit: int, shape: bytes, inside: int) -> None:
+    """A string of exactly the limit (as encoded) passes and one byte more is refused, a bare
+    JSON string too (its body is only two quotes longer than the limit)."""
+    check_json(shape % (b"x" * (limit - inside)), max_depth=8, max_string=limit)
+    with pytest.raises(StringTooLong):
+        check_json(shape % (b"x" * (limit - inside + 1)), max_depth=8, max_string=limit)
+
+
 @given(st.binary(max_size=300))
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_check_json_on_arbitrary_bytes_accepts_or_refuses(body: bytes) -> None:

@@ -232,3 +232,47 @@ async def test_the_commit_failed_line_is_rate_limited(caplog: pytest.LogCaptureF
     )
     assert len(caplog.records) == 2
     await queue.close()
+
+
+async def test_close_commits_what_was_queued_before_it_returns() -> None:
+    queue = Flaky(Clock())
+    queue.start()
+    queue.release.clear()  # the first transaction waits: later puts queue up behind it
+    puts = [asyncio.create_task(queue.put(0))]
+    await queue.started.wait()
+    puts += [asyncio.create_task(queue.put(n)) for n in range(1, 5)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    closing = asyncio.create_task(queue.close())
+    await asyncio.sleep(0.01)
+    assert not closing.done()  # close waits for the commits, it does not cut them short
+    with pytest.raises(StoreError, match="closed"):
+        await queue.put(99)  # nothing new once closing
+    queue.release.set()
+    await closing
+    assert all(put.done() for put in puts)  # settled before close returned
+    assert [put.result() for put in puts] == [0, 2, 4, 6, 8]
+    assert queue.commits == 2  # the first item alone, then the four queued behind it
+    assert not queue.running
+
+
+async def test_cancelling_the_writer_mid_transaction_fails_every_write_instead_of_hanging() -> None:
+    queue = Flaky(Clock())
+    queue.start()
+    queue.release.clear()
+    running = asyncio.create_task(queue.put(1))  # in the transaction when the writer dies
+    await queue.started.wait()
+    queued = [asyncio.create_task(queue.put(n)) for n in (2, 3)]  # waiting for the next one
+    await asyncio.sleep(0)
+    assert queue._task is not None
+    queue._task.cancel()
+    results = await asyncio.wait_for(
+        asyncio.gather(running, *queued, return_exceptions=True), 1
+    )
+    assert [str(r) for r in results] == ["the event log was shut down"] * 3
+    assert all(isinstance(r, StoreError) for r in results)
+    assert queue._task.cancelled()
+    assert not queue.running
+    assert queue.commits == 0
+    with pytest.raises(StoreError, match="closed"):
+        await queue.put(4)
