@@ -184,7 +184,7 @@ def _event_id(element: dict[str, Any], index: int, strict: bool) -> str | None:
         return event_id or None
     if not strict:
         return None
-    kind = _JSON_KINDS.get(type(event_id), type(event_id).__name__)
+    kind = _JSON_KINDS[type(event_id)]  # what a JSON parser makes of anything else
     raise EventParseError(
         f"event {index}: id must be a non-empty string or null, not {kind}",
         index=index, field="id",

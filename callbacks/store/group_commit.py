@@ -65,6 +65,7 @@ class CommitQueue(ABC, Generic[Q]):
         self.commits = 0
         self.failure: str | None = None
         """Why the last commit failed; None once a commit succeeds (and before any fails)."""
+        self._failures = 0
         self._failed_at = 0.0
         self._last_line = -float("inf")
         self._held_lines = 0
@@ -106,9 +107,7 @@ class CommitQueue(ABC, Generic[Q]):
             except asyncio.CancelledError:
                 # Whatever waits for this task, in this batch or queued behind it, must not
                 # wait for ever.
-                self._closing = True
                 fail_all(batch + self._queue, StoreError("the event log was shut down"))
-                self._queue = []
                 raise
             except Exception as exc:  # a bug must not kill the writer and hang every write
                 log.exception("event log: unexpected error in group commit")
@@ -123,21 +122,23 @@ class CommitQueue(ABC, Generic[Q]):
             return True
         if self._clock() - self._failed_at < self._recheck_after:
             return False
-        started = self._clock()
+        failures = self._failures
         try:
             await probe()
         except StoreError as exc:
-            if self._failed_at < started:
+            if self._failures == failures:
                 # A probe that failed in this queue has been counted there already.
                 self._commit_failed(f"readiness probe failed: {exc}")
             return False
-        self._committed(count=False)
+        self._recovered()
         return True
 
-    def _committed(self, *, count: bool = True) -> None:
+    def _committed(self) -> None:
         """A transaction committed: for subclasses, after each one."""
-        if count:
-            self.commits += 1
+        self.commits += 1
+        self._recovered()
+
+    def _recovered(self) -> None:
         if self.failure is not None:
             self.failure = None
             log.warning("event log: commits succeed again")
@@ -145,6 +146,7 @@ class CommitQueue(ABC, Generic[Q]):
     def _commit_failed(self, reason: str) -> None:
         """A transaction failed as a whole: for subclasses, once per failed transaction."""
         self.failure = reason
+        self._failures += 1
         self._failed_at = now = self._clock()
         if now - self._last_line < LINE_INTERVAL:
             self._held_lines += 1

@@ -15,6 +15,8 @@ from callbacks.events import parse_events
 from callbacks.server.limits import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_STRING,
+    MAX_DEPTH_CEILING,
+    BodyRejected,
     Limits,
     NotUtf8,
     StringTooLong,
@@ -254,3 +256,41 @@ def test_the_check_costs_little_next_to_parsing_a_typical_event() -> None:
 def test_limits_refuse_values_that_would_disable_or_break_them(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Limits(**kwargs)
+
+
+def test_limits_take_their_smallest_and_largest_values() -> None:
+    Limits(body_bytes=1, events=1, depth=1, string_bytes=1, read_timeout=0.001)
+    assert Limits(depth=MAX_DEPTH_CEILING).depth == 256
+    refusals = [
+        ({"depth": MAX_DEPTH_CEILING + 1}, "the nesting depth limit may be at most 256"),
+        ({"events": 0}, "request limits must be positive"),
+        ({"read_timeout": -1.0}, "the read timeout must be a positive number of seconds"),
+    ]
+    for kwargs, message in refusals:
+        with pytest.raises(ValueError) as caught:
+            Limits(**kwargs)  # type: ignore[arg-type]
+        assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        ('{"a": 1}'.encode("utf-16-le"), NotUtf8, "body must be JSON encoded as UTF-8"),
+        (b'["' + b"x" * 9 + b'"]', StringTooLong, "a string in the body is longer than 8 bytes"),
+        (b"[" * 5 + b"]" * 5, TooDeep, "arrays and objects nest deeper than 4 levels"),
+        (b"[{},{},{}]", TooManyEvents, "a request may carry at most 2 events"),
+    ],
+)
+def test_each_refusal_says_which_limit(
+    body: bytes, error: type[BodyRejected], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        check_json(body, max_depth=4, max_string=8, max_events=2)
+    assert caught.value.message == str(caught.value) == message
+
+
+def test_a_nul_byte_after_the_first_four_is_not_called_an_encoding_problem() -> None:
+    """UTF-16 and UTF-32 show in the first four bytes; a NUL later is the parser's to refuse."""
+    check_json(b'[10,\x00]', max_depth=4, max_string=8)
+    with pytest.raises(NotUtf8):
+        check_json(b'[1,\x00]', max_depth=4, max_string=8)
