@@ -495,3 +495,9 @@ def test_invalid_fields_are_named_as_the_sender_spelled_them(
         parse_events(json.dumps(element).encode())
     assert (caught.value.index, caught.value.field) == (0, field)
     assert caught.value.message.startswith(f"event 0 ({event_type}): {field}: ")
+
+
+def test_a_type_without_a_namespace_is_its_own_short_name() -> None:
+    [event] = parse_events(b'{"id": "t", "type": "Ping", "specversion": "1.0", "data": {}}')
+    assert isinstance(event, UnknownEvent)
+    assert (event.type, event.full_type, event.dialect) == ("Ping", "Ping", Dialect.GA)
