@@ -334,8 +334,14 @@ def filter_of(given: Mapping[str, Any]) -> EventFilter:
     )
 
 
-def existing_store(url: str) -> EventStore:
-    """The store at ``url``, refusing to create an empty SQLite log by reading a typo."""
+UPGRADE = "`callbacks events upgrade` (with the same --store) upgrades it"
+"""How a log too old for the reading commands is upgraded, as their refusal says."""
+
+
+def existing_store(url: str, *, migrate: bool = False) -> EventStore:
+    """The store at ``url``, which refuses (when opened) to create a log, so that reading a
+    mistyped URL cannot make an empty one, and, unless ``migrate``, to upgrade an older log's
+    schema, so that reading never changes it: the refusal names :data:`UPGRADE`."""
     try:
         store = open_store(url)
     except ValueError as exc:
@@ -346,6 +352,7 @@ def existing_store(url: str) -> EventStore:
             f"no event log at {path}: pass --store (or CALLBACKS_STORE) naming the log "
             "that `callbacks serve` writes"
         )
+    store.existing_only(migrate=migrate, upgrade=UPGRADE)
     return store
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -57,6 +58,28 @@ async def test_all_matches_run_in_registration_order() -> None:
     rec.calls.clear()
     await router.dispatch(connected(), lambda route: object())
     assert [label for label, _ in rec.calls] == ["b", "d"]
+
+
+def custom(event_type: str) -> Event:
+    """An event of a type no model knows (an UnknownEvent)."""
+    body = {"id": f"x-{event_type}", "type": event_type, "specversion": "1.0",
+            "source": "calling/callConnections/c-1", "data": {"callConnectionId": "c-1"}}
+    return parse_events(json.dumps(body).encode())[0]
+
+
+async def test_a_type_name_without_a_model_matches_that_type_only() -> None:
+    rec, router = Recorder(), Router()
+    router.on("TeleportStarted")(rec.handler("short"))  # not modelled (yet): matched by name
+    router.on("Microsoft.Communication.TeleportStarted")(rec.handler("full"))
+    router.on("Happened")(rec.handler("custom"))  # routes name types by their short name
+    assert [r.event_class for r in router.routes] == [None, None, None]
+    assert await dispatch(router, custom("Microsoft.Communication.TeleportStarted")) == [
+        "short", "full",
+    ]
+    assert await dispatch(router, custom("Contoso.Things.Happened")) == ["custom"]
+    for other in (custom("Microsoft.Communication.TeleportStopped"), connected(),
+                  play_result("x")):
+        assert await dispatch(router, other) == []
 
 
 @pytest.mark.parametrize(
@@ -185,3 +208,88 @@ def test_named_routes_number_a_handler_registered_twice() -> None:
     names = [name for name, _ in named_routes(router.routes)]
     base = qualified_name(twice)
     assert names == [base, qualified_name(once), f"{base}#2"]
+
+
+async def test_each_handler_gets_the_context_made_for_its_route_and_the_event() -> None:
+    router, seen = Router(), []
+
+    async def first(event: Event, ctx: object) -> None:
+        seen.append((event.type, ctx))
+
+    async def second(event: Event, ctx: object) -> None:
+        seen.append((event.type, ctx))
+
+    router.add(first, "*")
+    router.add(second, "*")
+    outcomes = await router.dispatch(connected(), lambda route: f"ctx-of-{route.name}")
+    assert seen == [("CallConnected", f"ctx-of-{qualified_name(first)}"),
+                    ("CallConnected", f"ctx-of-{qualified_name(second)}")]
+    assert [o.route.name for o in outcomes] == [qualified_name(first), qualified_name(second)]
+    assert all(o.ok and 0 <= o.duration < 1 for o in outcomes)
+
+
+def test_named_routes_of_distinct_handlers_keep_their_names() -> None:
+    router = Router()
+
+    async def one(event: Event, ctx: object) -> None:
+        return None
+
+    async def two(event: Event, ctx: object) -> None:
+        return None
+
+    routes = [router.add(one, "*"), router.add(two, PlayAudioResult)]
+    assert named_routes(routes) == [(qualified_name(one), routes[0]),
+                                    (qualified_name(two), routes[1])]
+
+
+def test_registration_errors_name_the_culprit() -> None:
+    router = Router()
+
+    async def ok(event: Event, ctx: object) -> None:
+        return None
+
+    with pytest.raises(TypeError) as caught:
+        router.add(ok, "*", call_id=5)  # type: ignore[arg-type]
+    assert str(caught.value) == "call_id must be a string, a glob or a predicate, not int"
+    with pytest.raises(TypeError) as caught:
+        Router(object())  # type: ignore[arg-type]
+    assert str(caught.value) == "Router() composes Router instances, not object"
+    with pytest.raises(TypeError) as caught:
+        router.add(ok, "")
+    assert str(caught.value) == "event type name must not be empty"
+    with pytest.raises(TypeError) as caught:
+        router.add(5, "*")  # type: ignore[arg-type]
+    assert str(caught.value) == "handler '5' is not callable"
+
+
+async def test_a_failure_is_one_line_naming_handler_event_type_and_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router = Router()
+
+    async def broken(event: Event, ctx: object) -> None:
+        raise RuntimeError("boom")
+
+    route = router.add(broken, "*")
+    event = connected()
+    with caplog.at_level(logging.ERROR, logger="callbacks.routing"):
+        [outcome] = await router.dispatch(event, lambda route: object())
+    assert outcome.route is route
+    assert 0 <= outcome.duration < 1
+    [record] = caplog.records
+    assert record.getMessage() == (
+        f"handler {route.name} failed on event {event.identity} (CallConnected, call "
+        f"{event.call_id})"
+    )
+
+
+def test_a_sync_handler_is_named_in_its_refusal() -> None:
+    def sync_handler(event: Event, ctx: object) -> None:
+        return None
+
+    with pytest.raises(TypeError) as caught:
+        Router().add(sync_handler, "*")  # type: ignore[arg-type]
+    assert str(caught.value).startswith(f"handler {sync_handler.__qualname__!r} must be an async")
+    with pytest.raises(TypeError) as caught:
+        Router().add(functools.partial(sync_handler), "*")  # type: ignore[arg-type]
+    assert "declare it `async def handler(event, ctx) -> None`" in str(caught.value)

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callbacks`` console script."""
     from callbacks.errors import ConfigError
-    from callbacks.store.records import StoreError
+    from callbacks.store.records import LogMissing, LogOutdated, StoreError
     from callbacks.terminal import printable
 
     command: str | None = None
@@ -68,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         named = " ".join(filter(None, ["callbacks", getattr(exc, "command", None) or command]))
         for problem in exc.problems if isinstance(exc, ConfigError) else [str(exc)]:
             print(printable(f"{named}: error: {problem}"), file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+        # A log that is missing or too old is a wrong --store, as a wrong path is.
+        return 2 if isinstance(exc, ConfigError | LogMissing | LogOutdated) else 1
     except BrokenPipeError:
         # The reader went away (`callbacks events list | head`): stop quietly, and keep Python
         # from failing again when it flushes standard output at exit.

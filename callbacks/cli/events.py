@@ -203,14 +203,21 @@ async def _stats(store: EventStore, args: argparse.Namespace, out: TextIO) -> in
     return 0
 
 
+async def _upgrade(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
+    applied = store.migrations_applied
+    out.write(f"{applied} schema migration{'s' if applied != 1 else ''} applied: the event log "
+              "is up to date\n")
+    return 0
+
+
 Command = Callable[[EventStore, argparse.Namespace, TextIO], Awaitable[int]]
 _LIMIT = Option("--limit", "at most this many", convert=positive_int, env=None)
 _BEFORE = Option("--before", "ISO date/time or an age (30d)", convert=moment, env=None)
 
 
-def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
+def _runner(command: Command, *, migrate: bool = False) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        store = existing_store(STORE.value(args, os.environ))
+        store = existing_store(STORE.value(args, os.environ), migrate=migrate)
 
         async def main() -> int:
             async with store:
@@ -260,3 +267,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     prune.add_argument("--before", required=True, help=_BEFORE.help)
     sub("stats", _stats, "counts by status and type",
         Option("--json", "one JSON object", flag_only=True))
+    upgrade = sub("upgrade", _upgrade, "bring an existing log's schema up to this version "
+                  "(other commands read a log only as it is; `callbacks serve` upgrades too)")
+    upgrade.set_defaults(func=_runner(_upgrade, migrate=True))

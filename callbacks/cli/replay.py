@@ -39,7 +39,7 @@ from callbacks.replay.plan import DRY_RUN_CALLBACK_URL, check, open_log, replay
 from callbacks.replay.sources import FileSource, InvalidEntry
 from callbacks.replay.targets import TargetError
 from callbacks.server.logs import TextFormatter
-from callbacks.store.records import StoreError
+from callbacks.store.records import LogMissing, LogOutdated, StoreError
 from callbacks.terminal import printable
 
 MODES = (
@@ -129,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         summary = asyncio.run(replay(args, plan, store, sys.stdout, sys.stderr))
     except (StoreError, TargetError) as exc:
         print(printable(f"callbacks replay: {exc}"), file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, LogMissing | LogOutdated) else 1  # a wrong --store
     if summary.stopped and summary.stopped != "interrupted":
         print(printable(f"callbacks replay: stopped: {summary.stopped}"), file=sys.stderr)
     if summary.stopped == "interrupted":

@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         log_name(config.store),
     )
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal under the handler that
-    # was installed before it started; with this one the re-raise is a no-op and we exit 0.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # was installed before it started; with this one the re-raise changes nothing and we exit 0.
+    # A SIGTERM before uvicorn takes over its signals stops the server as soon as it has started.
+    signal.signal(signal.SIGTERM, lambda signum, frame: setattr(server, "should_exit", True))
     tune_gc()
     with sock:
         server.run(sockets=[sock])

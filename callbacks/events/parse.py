@@ -69,6 +69,10 @@ def event_class_for(short_type: str) -> type[Event] | None:
 
 def parse_events(body: bytes) -> list[Event]:
     """Every event in ``body`` (one JSON object or an array of them), in order."""
+    return _parse(body, strict_ids=True)
+
+
+def _parse(body: bytes, *, strict_ids: bool) -> list[Event]:
     try:
         # ~3.5x faster than json.loads on a 1.5 KB event; caching only keys keeps memory flat.
         document = from_json(body, cache_strings="keys")
@@ -78,7 +82,7 @@ def parse_events(body: bytes) -> list[Event]:
     # another encoding that the json fallback takes, the element is re-serialised instead.
     text = body.strip()
     if isinstance(document, dict):
-        return [_to_event(document, 0, text if text[:1] == b"{" else None)]
+        return [_to_event(document, 0, text if text[:1] == b"{" else None, strict_ids)]
     if not isinstance(document, list):
         raise EventParseError("body must be a JSON object or an array of objects")
     if not document:
@@ -86,8 +90,8 @@ def parse_events(body: bytes) -> list[Event]:
     if len(document) == 1:
         # The common GA shape: the element's bytes are the array's inside, no re-serialising.
         inside = text[1:-1].strip() if text[:1] == b"[" else b""
-        return [_to_event(document[0], 0, inside if inside[:1] == b"{" else None)]
-    return [_to_event(element, index, None) for index, element in enumerate(document)]
+        return [_to_event(document[0], 0, inside if inside[:1] == b"{" else None, strict_ids)]
+    return [_to_event(element, index, None, strict_ids) for index, element in enumerate(document)]
 
 
 def _loads(body: bytes) -> Any:
@@ -101,8 +105,11 @@ def _loads(body: bytes) -> Any:
 
 
 def parse_event_element(raw: bytes) -> Event:
-    """One event from the raw bytes of a single element (as stored in the event log)."""
-    return parse_events(raw)[0]
+    """One event from the raw bytes of a single element (as stored in the event log).
+
+    An id that is neither a string nor null is read as null here, as earlier versions read it
+    when they logged the event: it keeps the identity it was logged under."""
+    return _parse(raw, strict_ids=False)[0]
 
 
 def _dump(element: Any) -> bytes:
@@ -176,16 +183,35 @@ def _wire_field(loc: Sequence[int | str], dialect: Dialect) -> str:
     return "".join(parts)
 
 
-def _to_event(element: Any, index: int, raw: bytes | None) -> Event:
+_JSON_KINDS = {dict: "an object", list: "an array", bool: "a boolean", int: "a number",
+               float: "a number"}
+
+
+def _event_id(element: dict[str, Any], index: int, strict: bool) -> str | None:
+    """The element's id: a non-empty string, or None for null, absent or ``""``.
+
+    Any other value is refused: hashing the content instead would merge two events that
+    differ only by such an id, and the second would never reach its handlers."""
+    event_id = element.get("id")
+    if isinstance(event_id, str) or event_id is None:
+        return event_id or None
+    if not strict:
+        return None
+    kind = _JSON_KINDS[type(event_id)]  # what a JSON parser makes of anything else
+    raise EventParseError(
+        f"event {index}: id must be a non-empty string or null, not {kind}",
+        index=index, field="id",
+    )
+
+
+def _to_event(element: Any, index: int, raw: bytes | None, strict_ids: bool) -> Event:
     if not isinstance(element, dict):
         raise EventParseError(
             f"event {index}: must be a JSON object, not {type(element).__name__}", index=index
         )
     full_type, dialect = _classify(element, index)
     cls = KNOWN_TYPES.get(full_type.casefold(), UnknownEvent)
-    event_id = element.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        event_id = None
+    event_id = _event_id(element, index, strict_ids)
     envelope = {
         "id": event_id,
         "identity": event_id or _content_hash(full_type, element),

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from callbacks.events.base import Event
-from callbacks.events.parse import parse_events
+from callbacks.events.parse import parse_event_element
 from callbacks.flows.flow import Flow, FlowCall, FlowRecord
 from callbacks.flows.state import decode_context
 from callbacks.store.base import EventStore
@@ -39,7 +39,7 @@ async def flow_calls(store: EventStore, flows: Collection[str]) -> dict[str, lis
         flow, state = decoded
         calls = found[flow].setdefault(record.call_id, _Calls(state))
         try:
-            calls.events.append(parse_events(record.raw)[0])
+            calls.events.append(parse_event_element(record.raw))
         except ValueError as exc:  # logged by an older version, unreadable now: skip it
             log.warning("event %s of flow %s cannot be read: %s", record.id, flow, exc)
             continue

@@ -24,7 +24,7 @@ from callbacks.client.pipeline import DEFAULT_LIMITS
 from callbacks.context import context_factory
 from callbacks.errors import ConfigError
 from callbacks.flows.state import checked_callback_url
-from callbacks.options import existing_store, filter_of
+from callbacks.options import UPGRADE, existing_store, filter_of
 from callbacks.plugins.loader import LoadedPlugins, load_enabled
 from callbacks.replay.clients import CallRecorder, DryRunClient, RecordingTransport
 from callbacks.replay.history import FileHistory
@@ -137,6 +137,7 @@ def open_log(args: argparse.Namespace, plan: Plan) -> EventStore | None:
     path = getattr(store, "path", None)
     if isinstance(path, str) and path != ":memory:" and not Path(path).exists():
         return None  # replaying a file where there is no log: nothing to record in
+    store.existing_only(upgrade=UPGRADE)  # recording in a log must not create or migrate it
     return store
 
 

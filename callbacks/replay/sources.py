@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from callbacks.events.base import Event
-from callbacks.events.parse import EventParseError, parse_events
+from callbacks.events.parse import EventParseError, parse_event_element, parse_events
 from callbacks.replay.files import CHUNK, iter_values
 from callbacks.store.base import EventStore
 from callbacks.store.patterns import glob_matches, is_glob
@@ -74,7 +74,7 @@ async def log_items(store: EventStore, where: EventFilter) -> AsyncIterator[Sour
     async for record in store.list_events(where):
         origin = f"seq {record.seq} ({record.id})"
         try:
-            event = parse_events(record.raw)[0]
+            event = parse_event_element(record.raw)
         except EventParseError as exc:  # logged by an older version, unreadable by this one
             yield InvalidEntry(origin, f"cannot be read any more: {exc}")
             continue

@@ -21,13 +21,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from callbacks.events.parse import EventParseError
-from callbacks.server.auth import Authenticator, AuthError
+from callbacks.server.auth import Authenticator, AuthError, AuthUnavailable
 from callbacks.server.endpoint import CALLBACKS_PATH, CallbackEndpoint, ReceiverApp, read_body
 from callbacks.server.endpoint import ApiError as ApiError
 from callbacks.server.intake import Intake, IntakeUnavailable
 from callbacks.server.limits import DEFAULT_BODY_LIMIT as DEFAULT_BODY_LIMIT
 from callbacks.server.limits import DEFAULT_MAX_EVENTS as DEFAULT_MAX_EVENTS
-from callbacks.server.limits import BodyRejected, Limits, StringTooLong
+from callbacks.server.limits import BodyRejected, Limits
 from callbacks.server.logs import Throttle
 from callbacks.server.metrics import Metrics
 from callbacks.server.openapi import OPENAPI_PATH, openapi_document
@@ -160,13 +160,18 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _body_rejected(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BodyRejected)
-    return _error(413 if isinstance(exc, StringTooLong) else 400, exc.code, exc.message)
+    return _error(exc.status, exc.code, exc.message)
 
 
 async def _auth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuthError)
     log.warning("rejected callback on %s: %s", request.url.path, exc.code)
     return _error(401, exc.code, exc.message)
+
+
+async def _auth_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthUnavailable)
+    return _error(503, exc.code, exc.message)
 
 
 async def _parse_error(request: Request, exc: Exception) -> Response:
@@ -206,6 +211,7 @@ EXCEPTION_HANDLERS = {
     ApiError: _api_error,
     BodyRejected: _body_rejected,
     AuthError: _auth_error,
+    AuthUnavailable: _auth_unavailable,
     EventParseError: _parse_error,
     IntakeUnavailable: _unavailable,
     HTTPException: _http_error,

@@ -3,7 +3,10 @@
 Modes, chosen by configuration: ``secret`` (a shared secret in the callbackUri's query, the
 default), ``jwt`` (the service's bearer token, see :mod:`callbacks.server.jwt`), ``jwt+secret``
 (both) and ``none`` (explicit). Every failure raises :class:`AuthError`, which the endpoint
-answers with 401 ``{"code", "message"}``; messages never echo what the caller sent.
+answers with 401 ``{"code", "message"}``; messages never echo what the caller sent. When the
+request cannot be judged at all (the service's signing keys cannot be fetched), the answer is
+:class:`AuthUnavailable`, 503: a server-side outage, which senders retry, not a verdict on their
+credentials.
 
 Event Grid deliveries (incoming calls, recording files: every request Event Grid sends carries
 the ``aeg-event-type`` header) never carry the Call Automation JWT: Event Grid authenticates a
@@ -32,11 +35,21 @@ class AuthError(Exception):
         self.message = message
 
 
+class AuthUnavailable(Exception):
+    """Authentication cannot be decided now (no signing keys): HTTP 503 with this code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class Authenticator(Protocol):
     """Decides whether a callback request comes from the service."""
 
     async def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
-        """Return if the request is authentic; raise :class:`AuthError` otherwise."""
+        """Return if the request is authentic; raise :class:`AuthError` otherwise, or
+        :class:`AuthUnavailable` if that cannot be decided now."""
 
     async def start(self) -> None:
         """Open clients or warm caches (called in the app's lifespan)."""

@@ -196,10 +196,12 @@ class CallbackEndpoint:
             )
         limits = self._limits
         body = await read_body(receive, headers.get("content-length"), limits)
-        # Refused on the raw bytes, a hostile shape never reaches the parser.
-        check_json(body, max_depth=limits.depth, max_string=limits.string_bytes)
+        # Refused on the raw bytes, a hostile shape (or count) never reaches the parser.
+        check_json(
+            body, max_depth=limits.depth, max_string=limits.string_bytes, max_events=limits.events
+        )
         events = parse_events(body)
-        if len(events) > limits.events:
+        if len(events) > limits.events:  # a body the byte scan does not count (after a BOM)
             raise ApiError(
                 413, "too_many_events", f"a request may carry at most {limits.events} events"
             )

@@ -8,6 +8,11 @@ httptools protocol with both limits added; a client past them gets 431 ``headers
 408 ``request_timeout`` and the connection is closed. The body's own deadline is the app's job
 (:mod:`callbacks.server.app`), since only the app knows when it stops reading.
 
+A request the HTTP parser refuses (both Content-Length and Transfer-Encoding, two
+Content-Lengths, a bad chunk size, bytes that are not HTTP) never reaches the app; uvicorn
+answers it with a plain-text 400. Here it gets 400 ``invalid_http`` with the parser's reason
+(a fixed text, never the request's bytes) in ``{"code", "message"}`` like every other error.
+
 The protocol also writes through a :class:`CoalescingTransport`, so that a response's head and
 body leave in one send.
 """
@@ -18,6 +23,7 @@ import asyncio
 import http
 import json
 import logging
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -155,6 +161,7 @@ def guarded_protocol(*, header_bytes: int, header_timeout: float) -> type[asynci
     if header_bytes <= 0 or not header_timeout > 0:
         raise ValueError("header limits must be positive")
     try:
+        from httptools import HttpParserError
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # pragma: no cover - uvicorn[standard] installs httptools
         return H11Protocol
@@ -222,6 +229,14 @@ def guarded_protocol(*, header_bytes: int, header_timeout: float) -> type[asynci
             elif self._deadline is None:
                 self._deadline = self.loop.call_later(header_timeout, self._headers_too_slow)
 
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn calls this while handling the parser's error, whose text says what is
+            # wrong: llhttp's fixed reasons ("Duplicate Content-Length"), never request bytes.
+            error = sys.exc_info()[1]
+            reason = str(error)[:100] if isinstance(error, HttpParserError) else ""
+            message = "the request is not valid HTTP/1.1" + (f": {reason}" if reason else "")
+            self._refuse(400, "invalid_http", message)
+
         def _head_size(self) -> int:
             fields = sum(len(name) + len(value) + 4 for name, value in self.headers)
             return len(self.url) + fields
@@ -252,8 +267,13 @@ def guarded_protocol(*, header_bytes: int, header_timeout: float) -> type[asynci
             self._stop_waiting()
             if self.transport.is_closing():
                 return
-            # With a pipelined response still being written, an answer would interleave with it.
-            busy = self.cycle is not None and not self.cycle.response_complete
+            # An answer goes to the oldest request still waiting for one. While the parser is in
+            # a request's body, that is this request, unless its response has begun; otherwise
+            # an earlier request still being answered would take this answer for its own.
+            cycle = self.cycle
+            busy = cycle is not None and (
+                cycle.response_started if cycle.more_body else not cycle.response_complete
+            )
             if status is not None and not busy:
                 self.transport.write(error_response(status, code, message))
             self.transport.close()

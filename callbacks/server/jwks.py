@@ -7,6 +7,12 @@ rate-limited to one per ``min_refresh_interval`` and concurrent callers share on
 flood of tokens with bogus kids costs the key endpoint at most one request per interval. When
 the endpoint is unreachable the cache keeps serving the keys it has (up to ``max_stale``).
 
+Nothing waits on the endpoint without limit: a whole fetch (connecting, the answer's headers and
+its body) must end within ``timeout`` seconds, however slowly the bytes trickle in, and a caller
+(start-up, or a request whose kid is not cached) waits for a fetch at most ``wait`` seconds. A
+caller that gets no answer in time is told :class:`KeysUnavailable` (503 at the endpoint), while
+the fetch goes on for later callers.
+
 Only RSA signing keys of at least 2048 bits usable with RS256 are kept; anything else in the
 set is ignored.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -80,6 +87,7 @@ class JwksCache:
         min_refresh_interval: float = 30.0,
         max_stale: float = 86400.0,
         timeout: float = 10.0,
+        wait: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         parsed = httpx2.URL(url)
@@ -89,6 +97,8 @@ class JwksCache:
             raise ValueError("pass either client or transport, not both")
         if min_refresh_interval < 0 or ttl <= 0 or max_stale < ttl:
             raise ValueError("need ttl > 0, min_refresh_interval >= 0 and max_stale >= ttl")
+        if not (0 < timeout < math.inf and 0 < wait < math.inf):
+            raise ValueError("the JWKS timeout and wait must be positive numbers of seconds")
         self._url = url
         # The query could carry a credential; logs name the endpoint without it.
         self._log_url = str(parsed.copy_with(query=None, fragment=None))
@@ -96,6 +106,7 @@ class JwksCache:
         self._owns_client = client is None
         self._transport = transport
         self._timeout = timeout
+        self._wait = wait
         self._ttl = ttl
         self._min_refresh_interval = min_refresh_interval
         self._max_stale = max_stale
@@ -121,7 +132,8 @@ class JwksCache:
         return frozenset(self._keys or ())
 
     async def start(self) -> None:
-        """Warm the cache; a failure is logged, not raised, and retried on first use."""
+        """Warm the cache, waiting at most ``wait`` seconds: a failure is logged, not raised,
+        and a fetch still running goes on in the background."""
         self._closed = False
         await self._refresh_coalesced()
 
@@ -155,8 +167,13 @@ class JwksCache:
                 self._start_refresh(now)
             return self._keys[kid]
         if self._in_flight() is not None or self._may_start_refresh(now):
-            await self._refresh_coalesced()
+            finished = await self._refresh_coalesced()
             now = self._clock()
+            if not finished and (self._keys is None or kid not in self._keys):
+                # Whether the kid is genuine is not known yet: not a verdict on the sender.
+                raise KeysUnavailable(
+                    f"the key endpoint did not answer within {self._wait:g} s"
+                )
         if self._keys is None or now - self._fetched_at > self._max_stale:
             raise KeysUnavailable("no usable key set: the key endpoint could not be reached")
         return self._keys.get(kid)
@@ -183,11 +200,19 @@ class JwksCache:
             self._refresh_task = None
 
     async def _refresh_coalesced(self) -> bool:
+        """Wait (at most ``wait`` seconds) for the fetch in flight or a new one: whether it
+        finished in time (it may have failed)."""
         task = self._in_flight()
         if task is None:
             task = self._start_refresh(self._clock())
-        # Shielded: a caller that gives up (client gone) must not cancel the shared fetch.
-        return await asyncio.shield(task)
+        try:
+            # Shielded: a caller that gives up (in time, or because its client went away) must
+            # not cancel the shared fetch.
+            async with asyncio.timeout(self._wait):
+                await asyncio.shield(task)
+        except TimeoutError:
+            return False
+        return True
 
     async def _refresh(self) -> bool:
         try:
@@ -212,7 +237,9 @@ class JwksCache:
 
     async def _fetch(self) -> dict[str, jwt.PyJWK]:
         try:
-            async with self._http().stream(
+            # The client's timeout bounds each read; this bounds them all together, so an
+            # endpoint that sends a byte every few seconds cannot hold the fetch for ever.
+            async with asyncio.timeout(self._timeout), self._http().stream(
                 "GET", self._url, headers={"Accept": "application/json"}
             ) as response:
                 if response.status_code != 200:
@@ -222,6 +249,8 @@ class JwksCache:
                     body += chunk
                     if len(body) > MAX_JWKS_BYTES:
                         raise _FetchFailed("response larger than 1 MiB")
+        except TimeoutError:
+            raise _FetchFailed(f"no complete answer within {self._timeout:g} s") from None
         except httpx2.HTTPError as exc:
             raise _FetchFailed(type(exc).__name__) from None
         try:

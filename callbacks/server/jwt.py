@@ -11,11 +11,15 @@ Checks, in order, each failure an :class:`~callbacks.server.auth.AuthError` with
     malformed_token      not a compact JWS (three base64url segments of JSON), or too long
     unsupported_algorithm  header alg is not RS256 (none, HS*, ES*, ... are never accepted)
     unknown_key          no kid, or a kid the key set does not have even after a refresh
-    keys_unavailable     no key set could be fetched
     bad_signature        the signature does not verify with the named key
     missing_claim        exp, iss or aud absent
     invalid_claims       a time claim that is not a number, or an unreadable claim
     wrong_issuer / wrong_audience / token_expired / token_not_yet_valid
+
+A token whose key cannot be had (the key endpoint is down or too slow, see
+:mod:`callbacks.server.jwks`) is not rejected: it raises
+:class:`~callbacks.server.auth.AuthUnavailable` ``keys_unavailable``, answered 503, which
+senders retry.
 
 Neither the messages nor the log lines ever contain the token or any part of it; the log line
 carries the code and the kid (a public key name, trimmed and escaped since the sender chose it).
@@ -31,8 +35,9 @@ from typing import Any
 
 import jwt
 
-from callbacks.server.auth import AuthError
+from callbacks.server.auth import AuthError, AuthUnavailable
 from callbacks.server.jwks import DEFAULT_JWKS_URL, JwksCache, KeysUnavailable
+from callbacks.server.logs import Throttle
 
 DEFAULT_ISSUER = "https://acscallautomation.communication.azure.com"
 """The ``iss`` of the tokens Call Automation signs its callbacks with."""
@@ -56,7 +61,6 @@ _WARNING_CODES = frozenset(
         "bad_signature",
         "wrong_issuer",
         "wrong_audience",
-        "keys_unavailable",
         "unknown_key",
     }
 )
@@ -132,6 +136,7 @@ class JwtAuthenticator:
         self._audience = audience
         self._leeway = float(leeway)
         self._clock = clock
+        self._unavailable_lines = Throttle(5.0)  # a key outage would otherwise log every request
 
     def __repr__(self) -> str:
         return f"JwtAuthenticator(issuer={self._issuer!r}, audience={self._audience!r})"
@@ -155,6 +160,12 @@ class JwtAuthenticator:
             level = logging.WARNING if exc.code in _WARNING_CODES else logging.INFO
             kid = _loggable_kid(header.get("kid"))
             log.log(level, "callback token rejected: %s (kid=%s)", exc.code, kid)
+            raise
+        except AuthUnavailable as exc:
+            held = self._unavailable_lines()
+            if held is not None:
+                more = f" ({held} more since the last line)" if held else ""
+                log.warning("callback token not verified, answering 503: %s%s", exc, more)
             raise
 
     @staticmethod
@@ -199,9 +210,9 @@ class JwtAuthenticator:
     async def _verify(self, token: str, kid: str) -> None:
         try:
             key = await self._jwks.get_key(kid)
-        except KeysUnavailable:
-            raise AuthError(
-                "keys_unavailable", "signing keys are unavailable; try again later"
+        except KeysUnavailable as exc:
+            raise AuthUnavailable(
+                "keys_unavailable", f"the signing keys are unavailable ({exc}); retry later"
             ) from None
         if key is None:
             raise AuthError("unknown_key", "the token's signing key is not in the key set")

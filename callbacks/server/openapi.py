@@ -126,7 +126,10 @@ def _responses(limits: Limits) -> dict[str, Any]:
             f"events, or holds a string longer than {limits.string_bytes} bytes."
         ),
         "UnsupportedMediaType": _error("The content type is not JSON."),
-        "Unavailable": _error("The event log cannot accept events now; retry later."),
+        "Unavailable": _error(
+            "The event log cannot accept events now, or the service's signing keys cannot be "
+            "fetched to verify the token (keys_unavailable); retry later."
+        ),
     }
 
 

@@ -31,6 +31,9 @@ from callbacks.store.records import (
     EventFilter,
     EventRecord,
     EventStatus,
+    LogMissing,
+    LogOutdated,
+    OpenPolicy,
     Outcome,
     PendingEvent,
     Receipt,
@@ -50,6 +53,9 @@ __all__ = [
     "EventRecord",
     "EventStatus",
     "EventStore",
+    "LogMissing",
+    "LogOutdated",
+    "OpenPolicy",
     "Outcome",
     "PendingEvent",
     "Receipt",
@@ -66,6 +72,19 @@ __all__ = [
 class EventStore(ABC):
     """The durable event log: append, claim and finish, query."""
 
+    open_policy: OpenPolicy = OpenPolicy()
+    """What :meth:`open` may do to the log: by default create it and migrate its schema."""
+    migrations_applied: int = 0
+    """Schema migrations the last :meth:`open` applied."""
+
+    def existing_only(self, *, migrate: bool = False, upgrade: str = "") -> None:
+        """Make :meth:`open` refuse a log that does not exist (:class:`LogMissing`) instead of
+        creating it, and, unless ``migrate``, one whose schema is older than this program's
+        (:class:`LogOutdated`, its message naming ``upgrade``) instead of migrating it: a
+        command that only reads must leave a mistyped URL or an older log as it found them.
+        Call before :meth:`open`."""
+        self.open_policy = OpenPolicy(create=False, migrate=migrate, upgrade=upgrade)
+
     @property
     @abstractmethod
     def commits(self) -> int:
@@ -73,7 +92,8 @@ class EventStore(ABC):
 
     @abstractmethod
     async def open(self) -> None:
-        """Connect and create or migrate the schema; a second call does nothing."""
+        """Connect and create or migrate the schema, as :attr:`open_policy` allows; a second
+        call does nothing."""
 
     @abstractmethod
     async def close(self) -> None:

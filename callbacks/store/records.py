@@ -39,6 +39,34 @@ class ClaimLost(StoreError):
     """The owner no longer holds the call's claim (lease expired and taken over)."""
 
 
+class LogMissing(StoreError):
+    """No event log where the URL points, and this open may not create one."""
+
+
+class LogOutdated(StoreError):
+    """The log's schema is older than this program's, and this open may not migrate it."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPolicy:
+    """What :meth:`~callbacks.store.base.EventStore.open` may do to the log it opens."""
+
+    create: bool = True
+    """Create a log that does not exist yet (a SQLite file, a PostgreSQL schema and tables)."""
+    migrate: bool = True
+    """Bring an older log's schema up to this program's version."""
+    upgrade: str = ""
+    """How to upgrade a log this policy will not migrate: said when refusing it."""
+
+    def outdated(self, where: str, version: int, current: int) -> LogOutdated:
+        """The refusal of a log at schema ``version`` where this program reads ``current``."""
+        how = f": {self.upgrade}" if self.upgrade else ""
+        return LogOutdated(
+            f"the event log at {where} has schema version {version}, older than this "
+            f"program's {current}; it was not changed{how}"
+        )
+
+
 class EventStatus(StrEnum):
     """Where an event is in its life: pending -> done, or failed (retrying) -> dead."""
 

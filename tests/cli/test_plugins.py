@@ -3,12 +3,14 @@ plugin or a flow is misconfigured (exit status 2, nothing started, no secret ech
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from callbacks.cli import main
+from callbacks.store import open_store
 from tests.support.servers import free_port
 
 REMINDER_ENV = {
@@ -166,7 +168,22 @@ def test_call_reports_a_call_the_service_could_not_place(
 def test_flows_on_an_empty_log_prints_the_header_only(
     capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
-    (tmp_path / "log.db").touch()
+    asyncio.run(_empty_log(tmp_path / "log.db"))  # as `callbacks serve` makes it
     status, out, _ = run(capsys, "flows", "--store", f"sqlite:///{tmp_path / 'log.db'}")
     assert status == 0
     assert out.split() == ["FLOW", "ID", "STARTED", "(UTC)", "OUTCOME", "SUMMARY"]
+
+
+async def _empty_log(path: Path) -> None:
+    async with open_store(f"sqlite:///{path}"):
+        pass
+
+
+def test_flows_on_an_empty_file_refuses_and_leaves_it_empty(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    (tmp_path / "log.db").touch()
+    status, out, err = run(capsys, "flows", "--store", f"sqlite:///{tmp_path / 'log.db'}")
+    assert (status, out) == (2, "")
+    assert f"no event log at {tmp_path / 'log.db'}" in err
+    assert (tmp_path / "log.db").stat().st_size == 0

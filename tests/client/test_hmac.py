@@ -13,6 +13,7 @@ from callbacks.client.hmac import (
     HmacAuth,
     authorization_header,
     content_hash,
+    decode_key,
     format_date,
     parse_connection_string,
     sign,
@@ -113,6 +114,33 @@ def test_verify_is_case_insensitive_on_header_names() -> None:
                       "AUTHORIZATION": "HMAC-SHA256 \u00e9"}, b"")
 
 
+def signed_headers(body: bytes = b"") -> dict[str, str]:
+    """Headers a client signing ``body`` for DELETE /calls/c on host h would send."""
+    text = string_to_sign("DELETE", "/calls/c", DATE, "h", content_hash(body))
+    return {
+        "x-ms-date": DATE,
+        "x-ms-content-sha256": content_hash(body),
+        "authorization": authorization_header(sign(KEY, text)),
+    }
+
+
+def test_a_correct_signature_does_not_excuse_a_wrong_content_hash() -> None:
+    """The signature covers the recomputed hash, so it verifies on its own; the declared
+    x-ms-content-sha256 must still match the body."""
+    headers = signed_headers(b"{}")
+    assert verify(KEY, "DELETE", "/calls/c", "h", headers, b"{}")
+    for wrong in (EMPTY_CONTENT_HASH, content_hash(b"{ }"), "", "not base64"):
+        assert not verify(KEY, "DELETE", "/calls/c", "h",
+                          {**headers, "x-ms-content-sha256": wrong}, b"{}")
+
+
+@pytest.mark.parametrize("missing", ["x-ms-date", "x-ms-content-sha256", "authorization"])
+def test_a_request_missing_a_signed_header_is_refused_not_an_error(missing: str) -> None:
+    headers = {k: v for k, v in signed_headers().items() if k != missing}
+    assert verify(KEY, "DELETE", "/calls/c", "h", headers, b"") is False
+    assert verify(KEY, "DELETE", "/calls/c", "h", {"x-ms-date": DATE}, b"") is False
+
+
 @pytest.mark.parametrize(
     ("text", "endpoint"),
     [
@@ -159,3 +187,62 @@ def test_auth_repr_hides_key() -> None:
 def test_auth_rejects_a_str_key() -> None:
     with pytest.raises(ValueError, match="bytes"):
         HmacAuth(KEY_B64)  # type: ignore[arg-type]
+
+
+def test_empty_items_of_a_connection_string_are_skipped_wherever_they_are() -> None:
+    endpoint, key = parse_connection_string(
+        f";endpoint=https://x.example/;; ;accesskey={KEY_B64};"
+    )
+    assert (endpoint, key) == ("https://x.example", KEY)
+    # Only the trailing slash goes: nothing else at the end of the endpoint.
+    assert parse_connection_string(
+        f"endpoint=https://x.example/acsX/;accesskey={KEY_B64}"
+    )[0] == "https://x.example/acsX"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"not a str", "connection string must be a str"),
+        ("endpoint=https://x.example", "malformed connection string: missing 'accesskey'"),
+        (f"accesskey={KEY_B64}", "malformed connection string: missing 'endpoint'"),
+        ("endpoint=https://x.example;accesskey", "malformed connection string: expected "
+         "'name=value' pairs"),
+        (f"endpoint=ftp://x.example;accesskey={KEY_B64}",
+         "malformed connection string: endpoint must be an http(s) URL"),
+        ("endpoint=https://x.example;accesskey=!!!", "malformed access key: not valid base64"),
+        ("endpoint=https://x.example;accesskey==", "malformed access key: not valid base64"),
+    ],
+)
+def test_connection_string_errors_are_exact(text: object, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_connection_string(text)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_an_empty_key_is_refused_exactly() -> None:
+    with pytest.raises(ValueError) as caught:
+        decode_key("")
+    assert str(caught.value) == "malformed access key: empty"
+    with pytest.raises(ValueError) as caught:
+        HmacAuth(b"")
+    assert str(caught.value) == "HmacAuth needs the decoded access key as non-empty bytes"
+    assert repr(HmacAuth(KEY)) == "HmacAuth(key=<redacted>)"
+
+
+async def test_the_host_header_sent_is_the_host_signed() -> None:
+    """A Host header set by the caller (a proxy's name) is what goes on the wire: it is what
+    the service checks the signature against."""
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(202)
+
+    auth = HmacAuth(KEY, clock=lambda: FIXED)
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler), auth=auth) as client:
+        await client.post("http://127.0.0.1:8123/calls/c/Hangup", content=b"",
+                          headers={"host": "acs.example"})
+    (request,) = seen
+    assert verify(KEY, "POST", "/calls/c/Hangup", "acs.example", request.headers, b"")
+    assert not verify(KEY, "POST", "/calls/c/Hangup", "127.0.0.1:8123", request.headers, b"")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -243,6 +244,71 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(deadline=-1)
 
 
+@pytest.mark.parametrize("field", ["base_delay", "max_delay", "deadline"])
+def test_policy_bounds_are_exact(field: str) -> None:
+    """Zero is a valid delay or deadline and one attempt a valid count; just below is not."""
+    RetryPolicy(**{field: 0.0})  # type: ignore[arg-type]
+    with pytest.raises(ValueError) as caught:
+        RetryPolicy(**{field: -0.001})  # type: ignore[arg-type]
+    assert str(caught.value) == "RetryPolicy delays and deadline must not be negative"
+    assert RetryPolicy(attempts=1).attempts == 1
+    with pytest.raises(ValueError) as caught:
+        RetryPolicy(attempts=0)
+    assert str(caught.value) == "RetryPolicy.attempts must be at least 1"
+
+
+async def test_a_wait_that_ends_exactly_at_the_deadline_is_still_attempted() -> None:
+    time = FakeTime()
+    script = Script(httpx2.Response(502), ok())
+    async with make(script, time, deadline=0.375) as client:  # the first wait is 0.375 s
+        await client.get_call_connection(CALL).play_audio("https://example.com/a.wav")
+    assert time.sleeps == [0.375]
+
+
+async def test_each_retry_is_one_warning_naming_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    time = FakeTime()
+    script = Script(httpx2.ConnectError("refused"), httpx2.Response(503), ok())
+    with caplog.at_level(logging.WARNING, logger="callbacks.client"):
+        async with make(script, time) as client:
+            await client.get_call_connection(CALL).play_audio("https://example.com/a.wav")
+    request_id = script.requests[0].headers["repeatability-request-id"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"POST /calls/call-1/PlayAudio: ConnectError on attempt 1 of 4; retrying in 0.38s "
+        f"(request id {request_id})",
+        f"POST /calls/call-1/PlayAudio: HTTP 503 on attempt 2 of 4; retrying in 0.75s "
+        f"(request id {request_id})",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [(httpx2.ConnectError("refused"), "ConnectError: refused"),
+     (httpx2.ReadTimeout(""), "ReadTimeout")],
+)
+async def test_no_response_names_the_request_and_the_failure(
+    error: Exception, message: str
+) -> None:
+    time = FakeTime()
+    script = Script(*[error] * 4)
+    async with make(script, time) as client:
+        with pytest.raises(NoResponse) as info:
+            await client.get_call_connection(CALL).hangup()
+    assert (info.value.method, info.value.path) == ("POST", "/calls/call-1/Hangup")
+    assert info.value.message == message
+
+
+async def test_a_local_protocol_error_keeps_its_cause() -> None:
+    time = FakeTime()
+    script = Script(httpx2.LocalProtocolError("bad header"))
+    async with make(script, time) as client:
+        with pytest.raises(NoResponse) as info:
+            await client.get_call_connection(CALL).hangup()
+    assert "LocalProtocolError: bad header" in str(info.value)
+    assert isinstance(info.value.__cause__, httpx2.LocalProtocolError)
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
@@ -254,6 +320,11 @@ def test_policy_rejects_nonsense() -> None:
         ({"Retry-After": "soon"}, None),
         ({"Retry-After": "inf"}, None),
         ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
+        ({"x-ms-retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
+        ({"x-ms-retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "100", "x-ms-retry-after-ms": "1500"}, 0.1),
+        ({"retry-after-ms": "", "x-ms-retry-after-ms": "700"}, 0.7),
+        ({"retry-after-ms": "-5"}, 0.0),
         ({"x-ms-retry-after-ms": "bad", "Retry-After": "9"}, 9.0),
         ({}, None),
     ],

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
+import socket
+import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +20,8 @@ from callbacks.client.automation import CallAutomationClient
 from callbacks.emulator import parse_scenario, serve_emulator
 from callbacks.emulator.tokens import TokenIssuer
 from tests.support.e2e_harness import APP, SECRET, Stack, e2e_config, e2e_stack, with_delivery
+from tests.support.samples import sample_bytes
+from tests.support.servers import free_port, start_cli, stop, wait_until_ready
 
 PRESS_1 = parse_scenario({"default": {"press": [{"tones": "1", "after_prompt": 1}]}})
 
@@ -121,3 +127,98 @@ async def _create_call(connection_string: str, callback_uri: str) -> str:
     ) as client:
         result = await client.create_call(["8:acs:resource_mallory"], callback_uri, source=APP)
     return result.call_leg_id
+
+
+class TricklingKeys:
+    """A key endpoint that answers its headers, then one body byte a second, for ever: each
+    read is well within any per-read timeout, and the fetch never ends on its own."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/calling/keys"
+        self.requests = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.requests += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                             b"content-length: 100000\r\n\r\n{")
+                while not self._stop.wait(1.0):
+                    conn.sendall(b" ")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+
+
+AUDIENCE = "0f0e0d0c-1111-2222-3333-444455556666"
+
+
+def _serve_with_keys_at(keys: TricklingKeys, tmp_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    process = start_cli(
+        "serve", "--port", str(port), "--auth", "jwt", "--jwks-url", keys.url,
+        "--jwt-audience", AUDIENCE, "--dispatch", "inline",
+        "--store", f"sqlite:///{tmp_path / 'log.db'}",
+    )
+    return f"http://127.0.0.1:{port}", process
+
+
+def test_a_trickling_key_endpoint_never_hangs_the_receiver(tmp_path: Path) -> None:
+    keys = TricklingKeys()
+    base, process = _serve_with_keys_at(keys, tmp_path)
+    try:
+        started = time.monotonic()
+        wait_until_ready(base + "/readyz", process, timeout=30)
+        assert time.monotonic() - started < 15  # start-up waited for the keys a bounded time
+        token = TokenIssuer(kid="k1").issue(AUDIENCE)
+        asked = time.monotonic()
+        answer = httpx2.post(
+            base + "/api/callbacks", content=sample_bytes("ga", "CallConnected"),
+            headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert time.monotonic() - asked < 10  # a request waits a bounded time too
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "keys_unavailable"
+        stopping = time.monotonic()
+        output = stop(process, signal.SIGTERM, timeout=30)
+        assert time.monotonic() - stopping < 10, output
+    finally:
+        keys.close()
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert token not in output
+
+
+def test_sigterm_during_start_up_is_honoured(tmp_path: Path) -> None:
+    keys = TricklingKeys()
+    _, process = _serve_with_keys_at(keys, tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while keys.requests == 0 and time.monotonic() < deadline:  # start-up is fetching keys
+            time.sleep(0.02)
+        assert keys.requests, "the receiver never asked for its keys"
+        stopping = time.monotonic()
+        output = stop(process, signal.SIGTERM, timeout=30)
+        assert time.monotonic() - stopping < 10, output
+    finally:
+        keys.close()
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import resource
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx2
 
 from callbacks.emulator import FaultConfig, parse_scenario
 from callbacks.emulator.participants import LegState
 from callbacks.store import EventStatus
 from tests.support.e2e_harness import Stack, e2e_config, e2e_stack
+from tests.support.samples import sample_json
+from tests.support.servers import free_port, stop, wait_until_ready
 
 REMINDER = "tests.support.e2e_plugin:reminder"
+CALLBACKS = str(Path(sys.executable).parent / "callbacks")
 PRESS_1 = parse_scenario({"default": {"press": [{"tones": "1", "after_prompt": 1}]}})
 CALLS = 3
 REMINDER_ACTIONS = [
@@ -101,3 +110,50 @@ async def test_injected_429_and_500_are_absorbed_by_retries_without_double_actio
         assert all(p.state is not LegState.CONNECTED for p in call.participants)
         assert {r.status for r in records} == {EventStatus.DONE}
         assert all(o.ok for r in records for o in r.outcomes)
+
+
+def test_a_full_disk_makes_the_receiver_unready_until_commits_succeed_again(
+    tmp_path: Path,
+) -> None:
+    """``ulimit -f`` stands for a full disk: commits fail, posts get 503, and /readyz must say
+    so (it used to answer 200 throughout: SELECT 1 still worked); once the disk has room the
+    receiver is ready again by itself, without traffic to prove it. The failures' error line
+    is rate-limited (it was written once per failed commit)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        ["bash", "-c", 'ulimit -S -f 600 && exec "$0" "$@"', CALLBACKS, "serve",
+         "--port", str(port), "--auth", "none", "--dispatch", "inline", "--concurrency", "0",
+         "--store", f"sqlite:///{tmp_path / 'log.db'}", "--log-format", "text"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    event = sample_json("ga", "PlayCompleted")[0]
+    refused = 0
+    try:
+        wait_until_ready(base + "/readyz", process)
+        with httpx2.Client(base_url=base, timeout=10) as http:
+            for n in range(400):  # 50 events a post: the 600 KiB limit is reached soon
+                batch = [{**event, "id": f"e-{n}-{k}"} for k in range(50)]
+                if http.post("/api/callbacks", json=batch).status_code == 503:
+                    refused += 1
+                    break
+            assert refused, "the file size limit was never reached"
+            for n in range(30):
+                batch = [{**event, "id": f"f-{n}-{k}"} for k in range(50)]
+                answer = http.post("/api/callbacks", json=batch)
+                assert answer.status_code == 503, answer.text
+                refused += 1
+                assert http.get("/readyz").status_code == 503
+            resource.prlimit(process.pid, resource.RLIMIT_FSIZE,
+                             (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            deadline = time.monotonic() + 20
+            while http.get("/readyz").status_code != 200:  # no post meanwhile
+                assert time.monotonic() < deadline, "never ready again"
+                time.sleep(0.2)
+            batch = [{**event, "id": f"g-{k}"} for k in range(50)]
+            assert http.post("/api/callbacks", json=batch).json()["accepted"] == 50
+    finally:
+        output = stop(process)
+    lines = [line for line in output.splitlines() if "commit failed" in line]
+    assert 1 <= len(lines) <= 3, (refused, lines)  # not one line per failed commit
+    assert "commits succeed again" in output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,6 +251,43 @@ def test_null_id_identity_is_a_stable_content_hash() -> None:
 
 
 @pytest.mark.parametrize(
+    ("bad_id", "kind"),
+    [(101, "a number"), (1.5, "a number"), (True, "a boolean"), (False, "a boolean"),
+     ({"v": 1}, "an object"), (["a"], "an array")],
+)
+def test_an_id_that_is_not_a_string_or_null_is_refused_naming_the_element(
+    bad_id: object, kind: str
+) -> None:
+    first, second = sample_json("ga", "PlayStarted")[0], sample_json("ga", "PlayCompleted")[0]
+    second["id"] = bad_id
+    with pytest.raises(EventParseError) as caught:
+        parse_events(json.dumps([first, second]).encode())
+    assert (caught.value.index, caught.value.field) == (1, "id")
+    assert str(caught.value) == f"event 1: id must be a non-empty string or null, not {kind}"
+
+
+def test_events_that_differ_only_by_id_are_never_merged() -> None:
+    element = sample_json("ga", "PlayCompleted")[0]
+    ids = ["101", "102", None, ""]
+    batch = [{**element, "id": event_id} for event_id in ids]
+    events = parse_events(json.dumps(batch).encode())
+    assert [e.id for e in events] == ["101", "102", None, None]
+    # "" is null: those two are the same event, told apart from the others by content
+    assert len({e.identity for e in events}) == 3
+    assert events[2].identity == events[3].identity
+    assert events[2].identity.startswith("sha256:")
+
+
+def test_an_event_logged_with_a_non_string_id_still_reads_back_under_its_identity() -> None:
+    """Earlier versions logged such an id as null (its identity a content hash): reading the
+    log must not turn those events into errors."""
+    element = {**sample_json("ga", "PlayCompleted")[0], "id": 101}
+    as_null = parse_events(json.dumps({**element, "id": None}).encode())[0]
+    logged = parse_event_element(json.dumps(element).encode())
+    assert (logged.id, logged.identity) == (None, as_null.identity)
+
+
+@pytest.mark.parametrize(
     ("dialect", "event_type", "remove", "field"),
     [
         ("preview2021", "DtmfReceived", ("ToneInfo",), "data.ToneInfo"),
@@ -332,3 +370,156 @@ def test_the_module_does_no_io() -> None:
     source = Path(events.__file__).read_text()
     for module in ("starlette", "httpx", "sqlite3", "asyncio"):
         assert f"import {module}" not in source
+
+
+
+# --- what mutation testing showed untested ------------------------------------------------------
+
+
+def test_content_hashes_never_change() -> None:
+    """An event without an id is de-duplicated by this hash: a version computing another
+    would take a redelivery after an upgrade for a new event."""
+    assert parse_events(sample_bytes("preview2021", "DtmfReceived"))[0].identity == (
+        "sha256:d5bd73ff3b7642ae4b17ea7e30f9a3302d630032"
+    )
+    cloud = {"id": None, "type": "Contoso.Things.Happened", "specversion": "1.0", "source": "s",
+             "subject": "x", "time": "2024-01-01T00:00:00Z", "data": {"a": [1, 2]}}
+    assert parse_events(json.dumps(cloud).encode())[0].identity == (
+        "sha256:321abc6757c6f7d9770ccc58e4081a67a0ee86ef"
+    )
+
+
+@pytest.mark.parametrize("shape", ["{}", "[{}]", "[{}, {}]"], ids=["object", "one", "two"])
+def test_a_non_string_id_is_refused_in_every_body_shape(shape: str) -> None:
+    element = json.dumps({**sample_json("ga", "PlayCompleted")[0], "id": 101})
+    body = shape.replace("{}", element, 1).replace("{}", json.dumps(sample_json(
+        "ga", "PlayStarted")[0]))
+    with pytest.raises(EventParseError) as caught:
+        parse_events(body.encode())
+    assert (caught.value.index, caught.value.field) == (0, "id")
+    assert caught.value.message == "event 0: id must be a non-empty string or null, not a number"
+
+
+def test_a_single_element_array_logs_its_element_byte_for_byte() -> None:
+    element = b'{ "id" : "a", "type": "Microsoft.Communication.CallConnected",  "specversion": ' \
+        b'"1.0", "data": {"callConnectionId": "c"} }'
+    for body in (b"[" + element + b"]", b" [\n " + element + b" \n] "):
+        [event] = parse_events(body)
+        assert event.raw == element
+
+
+def test_an_element_of_a_longer_array_is_logged_compact() -> None:
+    first, second = (sample_json("ga", t)[0] for t in ("PlayStarted", "PlayCompleted"))
+    _, event = parse_events(json.dumps([first, second], indent=2).encode())
+    assert event.raw == json.dumps(second, separators=(",", ":")).encode()
+    odd = {**second, "id": "odd", "data": {**second["data"], "operationContext": "m-\ud800"}}
+    _, event = parse_events(json.dumps([first, odd]).encode())
+    assert event.raw == json.dumps(odd, separators=(",", ":")).encode()
+
+
+def test_envelope_fields_reach_the_event() -> None:
+    [event] = parse_events(sample_bytes("ga", "CallConnected"))
+    element = sample_json("ga", "CallConnected")[0]
+    assert (event.source, event.subject) == (element["source"], element.get("subject"))
+    [event] = parse_events(sample_bytes("preview2021", "DtmfReceived"))
+    assert event.subject == "callLeg/7a1f0e00-0000-4000-8000-000000000001/dtmf"
+
+
+@pytest.mark.parametrize(
+    ("element", "index", "field", "message"),
+    [
+        ({"source": "s", "data": {}}, 0, "eventType",
+         "event 0: not an event: needs eventType (Event Grid schema) or type and specversion "
+         "(CloudEvents)"),
+        ({"type": "Microsoft.Communication.CallConnected", "data": {"callConnectionId": "c"}},
+         0, "eventType", "event 0: not an event: needs eventType (Event Grid schema) or type and "
+         "specversion (CloudEvents)"),
+        ({"type": 5, "specversion": "1.0"}, 0, "type", "event 0: type must be a non-empty string"),
+        ({"eventType": "", "data": {}}, 0, "eventType",
+         "event 0: eventType must be a non-empty string"),
+        ([7], 0, None, "event 0: must be a JSON object, not int"),
+    ],
+)
+def test_what_is_not_an_event_is_named_exactly(
+    element: object, index: int, field: str | None, message: str
+) -> None:
+    with pytest.raises(EventParseError) as caught:
+        parse_events(json.dumps(element).encode())
+    assert (caught.value.index, caught.value.field) == (index, field)
+    assert caught.value.message == str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'"text"', "body must be a JSON object or an array of objects"),
+        (b"[]", "body is an empty array: no events"),
+        (b"[" * 100_000 + b"]" * 100_000, "body is nested too deeply to be an event"),
+    ],
+)
+def test_bodies_that_hold_no_event_are_named_exactly(body: bytes, message: str) -> None:
+    with pytest.raises(EventParseError) as caught:
+        parse_events(body)
+    assert caught.value.message == message
+    assert caught.value.index is None
+
+
+def test_a_cloud_event_needs_specversion_or_source_and_either_will_do() -> None:
+    element = sample_json("ga", "CallConnected")[0]
+    without_source = {k: v for k, v in element.items() if k != "source"}
+    without_version = {k: v for k, v in element.items() if k != "specversion"}
+    for variant in (without_source, without_version):
+        assert parse_events(json.dumps(variant).encode())[0].type == "CallConnected"
+
+
+@pytest.mark.parametrize(
+    ("source", "markers", "dialect"),
+    [
+        ("calling/callConnections/c", False, Dialect.GA),
+        ("callConnection/c", True, Dialect.GA),
+        ("callConnection/c", False, Dialect.CALLINGSERVER),
+        (None, False, Dialect.CALLINGSERVER),
+        (None, True, Dialect.GA),
+    ],
+)
+def test_participants_updated_is_told_apart_by_its_source_or_its_ga_fields(
+    source: str | None, markers: bool, dialect: Dialect
+) -> None:
+    element = sample_json("ga", "ParticipantsUpdated")[0]
+    data = {"callConnectionId": "c", "participants": element["data"]["participants"]}
+    if markers:
+        data["correlationId"] = "x"
+    cloud = {"id": "p", "type": "Microsoft.Communication.ParticipantsUpdated",
+             "specversion": "1.0", "data": data}
+    if source is not None:
+        cloud["source"] = source
+    assert parse_events(json.dumps(cloud).encode())[0].dialect is dialect
+
+
+@pytest.mark.parametrize(
+    ("dialect", "event_type", "change", "field"),
+    [
+        ("eventgrid", "IncomingCall", lambda e: e["data"].pop("from"), "data.from"),
+        ("ga", "ParticipantsUpdated",
+         lambda e: e["data"]["participants"][1].update(identifier=5),
+         "data.participants[1].identifier"),
+        ("ga", "CallConnected", lambda e: e.update(time="soon"), "time"),
+        ("preview2021", "DtmfReceived", lambda e: e.update(eventTime="soon"), "eventTime"),
+    ],
+)
+def test_invalid_fields_are_named_as_the_sender_spelled_them(
+    dialect: str, event_type: str, change: Callable[[dict[str, Any]], object], field: str
+) -> None:
+    document = sample_json(dialect, event_type)
+    element = document[0] if isinstance(document, list) else document
+    change(element)
+    with pytest.raises(EventParseError) as caught:
+        parse_events(json.dumps(element).encode())
+    assert (caught.value.index, caught.value.field) == (0, field)
+    assert caught.value.message.startswith(f"event 0 ({event_type}): {field}: ")
+
+
+def test_a_type_without_a_namespace_is_its_own_short_name() -> None:
+    [event] = parse_events(b'{"id": "t", "type": "Ping", "specversion": "1.0", "data": {}}')
+    assert isinstance(event, UnknownEvent)
+    assert (event.type, event.full_type, event.dialect) == ("Ping", "Ping", Dialect.GA)

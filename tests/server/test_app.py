@@ -177,6 +177,33 @@ def test_too_many_events_is_413(seen: Seen) -> None:
         assert response.json()["code"] == "too_many_events"
 
 
+def test_events_with_distinct_ids_are_both_accepted_and_a_bad_id_is_400(seen: Seen) -> None:
+    element = sample_json("ga", "PlayCompleted")[0]
+    with make_client(seen) as client:
+        both = [{**element, "id": "101"}, {**element, "id": "102"}]
+        response = client.post(URL, content=json.dumps(both), headers=JSON)
+        assert response.json() == {"accepted": 2, "duplicates": 0}
+        numeric = [{**element, "id": "103"}, {**element, "id": 104}]
+        response = client.post(URL, content=json.dumps(numeric), headers=JSON)
+        assert response.status_code == 400
+        assert response.json() == {
+            "code": "invalid_event",
+            "message": "event 1: id must be a non-empty string or null, not a number",
+        }
+    assert [identity for _, identity, _ in seen.runs] == ["101", "102"]
+
+
+def test_too_many_events_are_refused_before_any_is_parsed(seen: Seen) -> None:
+    # Not one element is an event: parsed first, the body would be 400 "event 0: not an event".
+    body = b"[" + b",".join([b'{"x":1}'] * 1001) + b"]"
+    with make_client(seen) as client:
+        response = client.post(URL, content=body, headers=JSON)
+        assert response.status_code == 413
+        assert response.json() == {
+            "code": "too_many_events", "message": "a request may carry at most 1000 events",
+        }
+
+
 def test_event_grid_subscription_validation_handshake(client: TestClient, seen: Seen) -> None:
     response = client.post(
         URL,

@@ -201,6 +201,48 @@ def test_idle_connections_are_closed(limited_server: int) -> None:
         assert time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "reason"),
+    [
+        (post_head(2, b"Transfer-Encoding: chunked\r\n") + b"{}",
+         "Transfer-Encoding can't be present with Content-Length"),
+        (post_head(2, b"Content-Length: 3\r\n") + b"{}", "Duplicate Content-Length"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+         "Invalid method encountered"),
+        (b"POST /api/callbacks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"zz\r\n", "Invalid character in chunk size"),
+    ],
+    ids=["content-length-and-chunked", "two-content-lengths", "garbage", "bad-chunk"],
+)
+def test_requests_the_http_parser_refuses_get_a_json_400(
+    limited_server: int, request_bytes: bytes, reason: str
+) -> None:
+    with connect(limited_server) as sock:
+        sock.sendall(request_bytes)
+        status, headers, body = read_response(sock)
+        assert status == 400
+        assert headers["content-type"] == "application/json"
+        assert headers["connection"] == "close"
+        assert json.loads(body) == {
+            "code": "invalid_http", "message": f"the request is not valid HTTP/1.1: {reason}",
+        }
+        assert sock.recv(1) == b""  # and the connection is closed
+
+
+def test_a_refused_request_behind_a_pipelined_one_is_not_taken_for_its_answer(
+    limited_server: int,
+) -> None:
+    """A 400 sent while an earlier request still waits for its answer would read as that
+    request's answer: the connection is closed instead."""
+    with connect(limited_server) as sock:
+        refused = post_head(2, b"Content-Length: 3\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + refused)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert not received.startswith(b"HTTP/1.1 400"), received
+
+
 def test_shape_limits_from_options_and_environment(limited_server: int) -> None:
     url = f"http://127.0.0.1:{limited_server}/api/callbacks?secret={LIMITED_SECRET}"
     deep = b'{"eventType": "X.Y", "data": ' + b"[" * 8 + b"]" * 8 + b"}"

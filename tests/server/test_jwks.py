@@ -196,6 +196,78 @@ async def test_stop_cancels_a_fetch_in_flight_and_closes_its_client(issuer: Toke
         await cache.get_key("k1")
 
 
+class Trickle(httpx2.AsyncByteStream):
+    """A body that arrives one byte every ``every`` seconds, for ever."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+
+    async def __aiter__(self) -> Any:
+        while True:
+            await asyncio.sleep(self.every)
+            yield b" "
+
+
+async def test_a_fetch_that_trickles_ends_at_its_deadline(
+    issuer: TokenIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each byte arrives well within the per-read timeout; the whole fetch still ends."""
+    requests = 0
+
+    async def trickling(request: httpx2.Request) -> httpx2.Response:
+        nonlocal requests
+        requests += 1
+        return httpx2.Response(200, stream=Trickle(0.05))
+
+    cache = JwksCache(URL, transport=httpx2.MockTransport(trickling), clock=Clock(),
+                      timeout=0.3, wait=5)
+    started = asyncio.get_running_loop().time()
+    with caplog.at_level(logging.WARNING, logger="callbacks.jwks"):
+        await cache.start()
+    assert asyncio.get_running_loop().time() - started < 2
+    assert "no complete answer within 0.3 s" in caplog.text
+    with pytest.raises(KeysUnavailable, match="could not be reached"):
+        await cache.get_key("k1")  # the next attempt waits for the refresh interval
+    assert requests == 1
+    await cache.stop()
+
+
+async def test_callers_wait_for_a_hung_fetch_a_bounded_time_and_it_goes_on(
+    issuer: TokenIssuer,
+) -> None:
+    endpoint, clock = Endpoint(issuer.jwks()), Clock()
+    endpoint.gate = asyncio.Event()  # the endpoint accepts and says nothing
+    cache = cache_for(endpoint, clock, timeout=60, wait=0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await cache.start()  # start-up does not wait for ever either
+    assert loop.time() - started < 1
+    for _ in range(2):
+        started = loop.time()
+        with pytest.raises(KeysUnavailable, match=r"did not answer within 0\.2 s"):
+            await cache.get_key("k1")
+        assert 0.15 < loop.time() - started < 1
+    assert endpoint.requests == 1  # one fetch, still running, shared by every caller
+    endpoint.gate.set()
+    await asyncio.sleep(0.05)
+    assert (await cache.get_key("k1")) is not None
+    assert endpoint.requests == 1
+    await cache.stop()
+
+
+async def test_a_known_kid_is_served_while_a_rotation_fetch_hangs(issuer: TokenIssuer) -> None:
+    endpoint, clock = Endpoint(issuer.jwks()), Clock()
+    cache = cache_for(endpoint, clock, min_refresh_interval=10, wait=0.1)
+    await cache.start()
+    endpoint.gate = asyncio.Event()
+    clock.now += 10
+    with pytest.raises(KeysUnavailable):  # not known yet: maybe the new key, so not "unknown"
+        await cache.get_key("rotated")
+    assert (await cache.get_key("k1")) is not None  # at once, the fetch notwithstanding
+    endpoint.gate.set()
+    await cache.stop()
+
+
 async def test_a_given_client_is_used_and_left_open(issuer: TokenIssuer) -> None:
     endpoint = Endpoint(issuer.jwks())
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(endpoint)) as client:
@@ -215,5 +287,8 @@ def test_bad_configuration_is_a_clear_error() -> None:
         JwksCache(URL, client=httpx2.AsyncClient(), transport=httpx2.MockTransport(Endpoint({})))
     with pytest.raises(ValueError, match="ttl"):
         JwksCache(URL, ttl=0)
+    for bad in ({"timeout": 0}, {"wait": 0}, {"wait": float("inf")}, {"timeout": float("nan")}):
+        with pytest.raises(ValueError, match="timeout and wait"):
+            JwksCache(URL, **bad)
     # A query (which could hold a credential) is kept out of repr and logs.
     assert "sig=" not in repr(JwksCache(URL + "?sig=abc"))

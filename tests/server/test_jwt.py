@@ -22,8 +22,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from callbacks.emulator.tokens import TokenIssuer
-from callbacks.server.auth import AuthError
+from callbacks.routing import Router
+from callbacks.server.app import create_app
+from callbacks.server.auth import AuthError, AuthUnavailable
 from callbacks.server.jwt import DEFAULT_ISSUER, JwksCache, JwtAuthenticator
+from callbacks.testing import InProcessIntake
+from tests.support.samples import sample_bytes
 
 AUDIENCE = "0f0e0d0c-1111-2222-3333-444455556666"
 JWKS_URL = "https://keys.test/calling/keys"
@@ -390,7 +394,10 @@ async def test_key_endpoint_down_with_a_cold_cache(
     auth = _make(server, clock)
     await auth.start()  # a failed warm-up is not fatal
     token = shared_issuer.issue(AUDIENCE, now=T0)
-    assert (await rejected(auth, bearer(token))).code == "keys_unavailable"
+    # Not a verdict on the sender's credentials: 503 (retried), not 401.
+    with pytest.raises(AuthUnavailable) as info:
+        await auth.authenticate(bearer(token), {})
+    assert info.value.code == "keys_unavailable"
     assert server.requests == 1
     server.mode = "ok"
     clock.now += INTERVAL
@@ -460,3 +467,29 @@ async def test_no_failure_message_or_log_line_contains_the_token(
             assert secret not in error.message
             assert secret not in rendered
             assert secret not in caplog.text
+
+
+async def test_the_endpoint_answers_503_when_keys_cannot_be_fetched_and_logs_it_sparingly(
+    server: KeyServer, shared_issuer: TokenIssuer, clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A key endpoint outage is the receiver's problem: senders retry a 503, not all a 401."""
+    server.mode = "down"
+    app = create_app(InProcessIntake(Router(), lambda *args: None), _make(server, clock))
+    token = shared_issuer.issue(AUDIENCE, now=T0)
+    transport = httpx2.ASGITransport(app)
+    with caplog.at_level(logging.INFO):
+        async with app.router.lifespan_context(app), httpx2.AsyncClient(
+            transport=transport, base_url="http://receiver"
+        ) as http:
+            answers = [
+                await http.post("/api/callbacks", content=sample_bytes("ga", "CallConnected"),
+                                headers={"content-type": "application/json", **bearer(token)})
+                for _ in range(5)
+            ]
+    assert {a.status_code for a in answers} == {503}
+    assert answers[0].json()["code"] == "keys_unavailable"
+    assert answers[0].json()["message"].endswith("retry later")
+    lines = [r for r in caplog.records if "answering 503" in r.getMessage()]
+    assert len(lines) == 1  # the rest are counted in the next line, not repeated
+    assert token not in caplog.text

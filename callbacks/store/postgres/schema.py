@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from callbacks.store.base import StoreError
+from callbacks.store.base import LogMissing, OpenPolicy, StoreError
 
 UNFINISHED_SQL = "status IN ('pending', 'failed')"
 """Written exactly like the partial index's condition, so the planner can use that index."""
@@ -152,6 +152,33 @@ _LEDGER = """CREATE TABLE IF NOT EXISTS callbacks_schema_migrations (
 )"""
 
 
+def _newer(version: int) -> StoreError:
+    return StoreError(
+        f"the event log has schema version {version}, newer than this program's "
+        f"{SCHEMA_VERSION}: upgrade acs-callbacks"
+    )
+
+
+async def schema_version(
+    conn: PoolConnectionProxy[asyncpg.Record], schema: str | None, policy: OpenPolicy, where: str
+) -> int:
+    """The log's schema version, only read (no lock, no DDL); refused as ``policy`` says."""
+    if schema is not None and not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema
+    ):
+        raise LogMissing(f"no event log at {where}: the database has no schema {schema}")
+    if await conn.fetchval("SELECT to_regclass('callbacks_schema_migrations')") is None:
+        raise LogMissing(f"no event log at {where}: its schema holds no callbacks tables")
+    version = int(await conn.fetchval(
+        "SELECT coalesce(max(version), 0) FROM callbacks_schema_migrations"
+    ))
+    if version > SCHEMA_VERSION:
+        raise _newer(version)
+    if version < SCHEMA_VERSION and not policy.migrate:
+        raise policy.outdated(where, version, SCHEMA_VERSION)
+    return version
+
+
 async def migrate(conn: PoolConnectionProxy[asyncpg.Record], schema: str | None) -> int:
     """Create ``schema`` if needed and apply the missing migrations; how many were applied."""
     async with conn.transaction():
@@ -169,10 +196,7 @@ async def migrate(conn: PoolConnectionProxy[asyncpg.Record], schema: str | None)
             "SELECT coalesce(max(version), 0) FROM callbacks_schema_migrations"
         )
         if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"the event log has schema version {current}, newer than this program's "
-                f"{SCHEMA_VERSION}: upgrade acs-callbacks"
-            )
+            raise _newer(current)
         for version, (description, statements) in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue

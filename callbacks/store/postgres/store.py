@@ -66,12 +66,13 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
     # -- life cycle --
 
     async def open(self) -> None:
-        """Connect and migrate the schema (once, even with replicas starting together)."""
+        """Connect and create or migrate the schema as :attr:`open_policy` allows (once, even
+        with replicas starting together)."""
         if self._closed:
             raise StoreError("the event log is closed")
         if self._writer is not None:
             return
-        await self._db.open()
+        self.migrations_applied = await self._db.open(self.open_policy)
         self._writer = GroupCommit(self._commit)
         self._writer.start()
         if self._subscribers:
@@ -89,10 +90,22 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
         await self._db.close()
 
     async def ready(self) -> bool:
-        """Open, and the database answers on the ingest connection."""
+        """Open, the last commit of appends successful (after a failure: a transaction of its
+        own, see :meth:`CommitQueue.recheck`), and the database answering on the ingest
+        connection."""
         if self._writer is None or not self._writer.running:
             return False
+        if not await self._writer.recheck(self._touch):
+            return False
         return await self._db.ping()
+
+    async def _touch(self) -> None:
+        """Commit a transaction that writes (an id assigned is a commit record in the WAL)."""
+
+        async def touch(conn: Conn) -> object:
+            return await conn.fetchval("SELECT txid_current()")
+
+        await self._db.run(touch, ingest=True)
 
     def on_new_work(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` on the loop whenever any process logs new work in this log.
@@ -189,7 +202,7 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
         async def renew(conn: Conn) -> set[str]:
             return {row["lane"] for row in await conn.fetch(q.RENEW, lanes, owner, float(lease))}
 
-        held = await self._db.run(renew, write=True)
+        held = await self._db.run(renew, write=True, idempotent=True)
         return [call for call in call_ids if q.lane_of(call) not in held]
 
     async def next_events(self, call_id: str | None, limit: int) -> list[PendingEvent]:
@@ -199,7 +212,7 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
             rows = await conn.fetch(q.NEXT_EVENTS, q.lane_of(call_id), limit)
             return [q.pending_event(row) for row in rows]
 
-        return await self._db.run(select)
+        return await self._db.run(select, idempotent=True)
 
     async def finish(
         self, owner: str, seq: int, status: EventStatus, outcomes: Sequence[Outcome]
@@ -232,7 +245,8 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
                 return bool(await conn.fetchval(q.LANE_READY, lane))
             return bool(released["has_work"])
 
-        return await self._db.run(release, write=True)
+        # Twice is harmless: the second finds the call no longer ours and says what is there.
+        return await self._db.run(release, write=True, idempotent=True)
 
     async def release_all(self, owner: str) -> int:
         """Give back every call ``owner`` holds."""
@@ -240,4 +254,4 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
         async def release(conn: Conn) -> int:
             return int(await conn.fetchval(q.RELEASE_ALL, owner))
 
-        return await self._db.run(release, write=True)
+        return await self._db.run(release, write=True, idempotent=True)

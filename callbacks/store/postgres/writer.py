@@ -90,9 +90,10 @@ class GroupCommit(CommitQueue[_Append]):
                 await self._transaction([item])
             return
         except StoreError as exc:
+            self._commit_failed(str(exc))
             fail_all(batch, exc)
             return
-        self.commits += 1
+        self._committed()
         accepted = [0] * len(batch)
         for identity in inserted:
             accepted[owners[identity]] += 1

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TypeVar
 
-from callbacks.store.records import StoreError
+from callbacks.store.records import LogMissing, OpenPolicy, StoreError
 from callbacks.store.sqlite.writer import is_locked
 
 T = TypeVar("T")
@@ -134,24 +135,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _connect(path: str, lock_timeout: float) -> sqlite3.Connection:
+def _connect(path: str, lock_timeout: float, *, create: bool = True) -> sqlite3.Connection:
     # check_same_thread is off because a COMMIT may run in the writer's thread; the writer
     # never uses a connection from two threads at once.
+    if not create and path != ":memory:":
+        # mode=rw: a file that is not there is an error, never a new empty database.
+        path = "file:" + urllib.parse.quote(path) + "?mode=rw"
     return sqlite3.connect(
-        path, timeout=lock_timeout, isolation_level=None, check_same_thread=False
+        path, timeout=lock_timeout, isolation_level=None, check_same_thread=False,
+        uri=not create,
     )
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema to :data:`SCHEMA_VERSION`, in one transaction per database."""
+def _newer(version: int) -> StoreError:
+    return StoreError(
+        f"the event log has schema version {version}, newer than this program's "
+        f"{SCHEMA_VERSION}: upgrade acs-callbacks"
+    )
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`, in one transaction per database; how many
+    migrations that took."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the event log has schema version {version}, newer than this program's "
-                f"{SCHEMA_VERSION}: upgrade acs-callbacks"
-            )
+            raise _newer(version)
         for statements in MIGRATIONS[version:]:
             for statement in statements:
                 conn.execute(statement)
@@ -160,6 +170,19 @@ def migrate(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return SCHEMA_VERSION - int(version)
+
+
+def _schema_version(conn: sqlite3.Connection, path: str, policy: OpenPolicy) -> int:
+    """The log's schema version; refused as :attr:`policy` says (nothing is written here)."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise _newer(version)
+    if version == 0 and not policy.create:
+        raise LogMissing(f"no event log at {path}: the file holds none")
+    if version < SCHEMA_VERSION and not policy.migrate:
+        raise policy.outdated(path, version, SCHEMA_VERSION)
+    return version
 
 
 def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
@@ -198,16 +221,32 @@ def _retry_locked(run: Callable[[], T], patience: float) -> T:
 def open_connections(
     path: str, synchronous: Synchronous, lock_timeout: float
 ) -> tuple[sqlite3.Connection, sqlite3.Connection]:
-    """(writer, reader) on ``path``, migrated; one shared connection for ``:memory:``.
+    """(writer, reader) on ``path``, created or migrated if need be (see :func:`connect_log`)."""
+    writer, reader, _ = connect_log(path, synchronous, lock_timeout, _CREATE_AND_MIGRATE)
+    return writer, reader
+
+
+_CREATE_AND_MIGRATE = OpenPolicy()
+
+
+def connect_log(
+    path: str, synchronous: Synchronous, lock_timeout: float, policy: OpenPolicy
+) -> tuple[sqlite3.Connection, sqlite3.Connection, int]:
+    """(writer, reader, migrations applied) on ``path``, created and migrated as ``policy``
+    allows; one shared connection for ``:memory:``. A log already at :data:`SCHEMA_VERSION`
+    is not written to.
 
     Blocking (it may wait for another process's lock): call it off the event loop.
     """
     try:
-        writer = _connect(path, lock_timeout)
+        writer = _connect(path, lock_timeout, create=policy.create)
     except sqlite3.Error as exc:
+        if not policy.create:
+            raise LogMissing(f"no event log at {path}") from None
         raise StoreError(f"cannot open the event log at {path}: {exc}") from None
     try:
         _refuse_foreign(writer, path)
+        version = _schema_version(writer, path, policy)
         if path != ":memory:":
             mode = _retry_locked(
                 lambda: writer.execute("PRAGMA journal_mode = WAL").fetchone()[0], lock_timeout
@@ -217,14 +256,14 @@ def open_connections(
         writer.execute(f"PRAGMA synchronous = {synchronous.value.upper()}")
         if path != ":memory:":  # the store's Checkpointer does it, off the commit path
             writer.execute("PRAGMA wal_autocheckpoint = 0")
-        migrate(writer)
+        applied = migrate(writer) if version < SCHEMA_VERSION else 0
         # From here on the loop never waits inside SQLite for a lock: it retries instead.
         writer.execute("PRAGMA busy_timeout = 0")
         if path == ":memory:":
-            return writer, writer
-        reader = _connect(path, 0)
+            return writer, writer, applied
+        reader = _connect(path, 0, create=policy.create)
         reader.execute("PRAGMA query_only = ON")
-        return writer, reader
+        return writer, reader, applied
     except sqlite3.Error as exc:
         writer.close()
         raise StoreError(f"cannot open the event log at {path}: {exc}") from None

@@ -40,7 +40,13 @@ from callbacks.store.sqlite.rows import (
     outcomes_by_seq,
     pending_event,
 )
-from callbacks.store.sqlite.schema import UNFINISHED_SQL, Synchronous, open_connections
+from callbacks.store.sqlite.schema import (
+    SCHEMA_VERSION,
+    UNFINISHED_SQL,
+    Synchronous,
+    connect_log,
+    open_connections,
+)
 from callbacks.store.sqlite.writer import CommitThread, GroupCommitWriter, wait_unlocked
 
 T = TypeVar("T")
@@ -129,8 +135,8 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, EventStore):
         if self._writer is not None:
             return
         loop = asyncio.get_running_loop()
-        writer, reader = await loop.run_in_executor(
-            None, open_connections, self.path, self.synchronous, self._lock_timeout
+        writer, reader, self.migrations_applied = await loop.run_in_executor(
+            None, connect_log, self.path, self.synchronous, self._lock_timeout, self.open_policy
         )
         self._write_conn, self._read_conn = writer, reader
         memory = not self.shareable
@@ -169,14 +175,22 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, EventStore):
         await asyncio.get_running_loop().run_in_executor(None, close_all)
 
     async def ready(self) -> bool:
-        """Open, the writer running, and the file readable."""
+        """Open, the writer running, its last commit successful (after a failure: a commit of
+        one page, see :meth:`CommitQueue.recheck`), and the file readable."""
         if self._writer is None or not self._writer.running:
+            return False
+        if not await self._writer.recheck(self._touch):
             return False
         try:
             await self._read(lambda c: c.execute("SELECT 1").fetchone())
         except StoreError:
             return False
         return True
+
+    async def _touch(self) -> None:
+        """Commit a change of one page (the header's unchanged schema version): a write that
+        needs the disk, as every append does."""
+        await self._write(lambda c: c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}"))
 
     async def _write(self, run: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -41,8 +40,6 @@ from typing import Any, Literal, TypeVar
 
 from callbacks.store.group_commit import CommitQueue, fail_all
 from callbacks.store.records import StoreError
-
-log = logging.getLogger("callbacks.store.sqlite")
 
 T = TypeVar("T")
 
@@ -100,6 +97,10 @@ PROBE_EVERY = 16
 slow (in the thread, the time would include waiting for the GIL)."""
 
 
+RECHECK_AFTER = 5.0
+"""Seconds after a failed commit before a readiness probe commits a page of its own."""
+
+
 @dataclass(slots=True)
 class _Op:
     run: Callable[[sqlite3.Connection], Any]
@@ -116,7 +117,9 @@ class GroupCommitWriter(CommitQueue[_Op]):
         commit_thread: CommitThread,
         lock_timeout: float,
     ) -> None:
-        super().__init__("callbacks-sqlite-writer")
+        # A full disk may take a commit of one page and still refuse appends: after a failure
+        # a readiness probe waits before trying its own.
+        super().__init__("callbacks-sqlite-writer", recheck_after=RECHECK_AFTER)
         self._connection = connection
         self._lock_timeout = lock_timeout
         self._always_in_thread = commit_thread == "always"
@@ -155,6 +158,7 @@ class GroupCommitWriter(CommitQueue[_Op]):
                 result = self._run_op(op)
                 if result is None:  # the whole transaction is gone; nothing of it was written
                     self._rollback()
+                    self._commit_failed("a transaction was aborted")
                     fail_all(batch, StoreError("the event log aborted a transaction"))
                     return
                 results.append((op, *result))
@@ -166,11 +170,11 @@ class GroupCommitWriter(CommitQueue[_Op]):
             else:
                 self._slow = self._commit() > SLOW_COMMIT
         except sqlite3.Error as exc:
-            log.error("event log: commit failed: %s", exc)
+            self._commit_failed(f"commit failed: {exc}")
             self._rollback()
             fail_all(batch, StoreError(f"the event log could not commit: {exc}"))
             return
-        self.commits += 1
+        self._committed()
         for op, value, error in results:
             if op.future.done():
                 continue
@@ -202,7 +206,7 @@ class GroupCommitWriter(CommitQueue[_Op]):
         try:
             await wait_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), self._lock_timeout)
         except sqlite3.Error as exc:
-            log.error("event log: cannot begin a transaction: %s", exc)
+            self._commit_failed(f"cannot begin a transaction: {exc}")
             fail_all(batch, StoreError(f"the event log cannot begin a transaction: {exc}"))
             return False
         return True
