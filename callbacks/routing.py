@@ -62,7 +62,8 @@ class Route:
 
     handler: AnyHandler
     event_type: str
-    """A short type name (``PlayAudioResult``), or ``*`` for every event."""
+    """A short type name (``PlayAudioResult``); the full name of a type from outside
+    ``Microsoft.`` (``Contoso.Things.Happened``), matched whole; or ``*`` for every event."""
     event_class: type[Event] | None
     operation_context: Callable[[str | None], bool] | None
     call_id: Callable[[str | None], bool] | None
@@ -73,7 +74,9 @@ class Route:
         if self.event_class is not None:
             if not isinstance(event, self.event_class):
                 return False
-        elif self.event_type != ALL and self.event_type != event.type:
+        elif self.event_type != ALL and self.event_type != (
+            event.full_type if "." in self.event_type else event.type
+        ):
             return False
         if self.operation_context is not None and not self.operation_context(
             event.operation_context

@@ -77,9 +77,20 @@ async def test_a_type_name_without_a_model_matches_that_type_only() -> None:
         "short", "full",
     ]
     assert await dispatch(router, custom("Contoso.Things.Happened")) == ["custom"]
+    assert await dispatch(router, custom("Happened")) == ["custom"]
     for other in (custom("Microsoft.Communication.TeleportStopped"), connected(),
                   play_result("x")):
         assert await dispatch(router, other) == []
+
+
+async def test_a_dotted_name_from_outside_microsoft_matches_that_full_type_only() -> None:
+    rec, router = Recorder(), Router()
+    router.on("Contoso.Things.Happened")(rec.handler("contoso"))
+    assert [r.event_type for r in router.routes] == ["Contoso.Things.Happened"]
+    assert await dispatch(router, custom("Contoso.Things.Happened")) == ["contoso"]
+    for other in ("Fabrikam.Things.Happened", "Happened", "Contoso.Things.HappenedAgain",
+                  "Microsoft.Communication.Happened"):
+        assert await dispatch(router, custom(other)) == [], other
 
 
 @pytest.mark.parametrize(
