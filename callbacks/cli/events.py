@@ -26,6 +26,7 @@ from callbacks.replay.output import replays_text
 from callbacks.replay.sources import export_events
 from callbacks.store.base import EventStore
 from callbacks.store.records import EventFilter, EventRecord, EventStatus
+from callbacks.store.requests import RequestRecord
 from callbacks.terminal import Column, TableWriter, printable
 
 _LIST = (
@@ -93,8 +94,10 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
         print(f"callbacks events show: {record}", file=sys.stderr)
         return 1
     replays = await store.replay_outcomes(record.id)
+    requests = await store.requests_of(record.id)
     if args.json:
-        shown = {**record.to_json(raw=True), "replays": [r.to_json() for r in replays]}
+        shown = {**record.to_json(raw=True), "requests": [r.to_json() for r in requests],
+                 "replays": [r.to_json() for r in replays]}
         out.write(json.dumps(shown) + "\n")
         return 0
     document = record.to_json(raw=True)
@@ -112,11 +115,33 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
         out.write(printable(
             f"  {outcome.finished_at.isoformat()}  attempt {outcome.attempt}  "
             f"{outcome.handler}  {outcome.duration * 1000:.1f} ms  {verdict}"
+            + (f"  (replica {outcome.replica})" if outcome.replica else "")
         ) + "\n")
+    out.write("requests:\n")
+    if not requests:
+        out.write("  (none)\n")
+    for request in requests:
+        out.write(printable(request_line(request)) + "\n")
     if replays:
         out.write(replays_text(replays))
     out.write("raw:\n" + json.dumps(document["raw"], indent=2) + "\n")
     return 0
+
+
+def request_line(request: RequestRecord) -> str:
+    """One REST request of a handler run, as ``events show`` prints it (not yet escaped)."""
+    answer = "no answer" if request.status is None else str(request.status)
+    if request.error_code:
+        answer += f" {request.error_code}"
+    extra = "".join(
+        f"  {label} {value}" for label, value in
+        (("repeatability-id", request.repeatability_id), ("replica", request.replica)) if value
+    )
+    return (
+        f"  {request.sent_at.isoformat()}  attempt {request.attempt}  {request.handler} "
+        f"#{request.index}  {request.operation}: {request.method} {request.path} -> {answer}  "
+        f"{request.duration * 1000:.1f} ms{extra}"
+    )
 
 
 def _attempts(record: EventRecord) -> str:
@@ -243,7 +268,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         Option("--newest-first", "newest first", flag_only=True),
         Option("--json", "one JSON object per line", flag_only=True),
         Option("--raw", "with --json: include the raw event", flag_only=True))
-    show = sub("show", _show, "show one event: raw JSON and every handler outcome",
+    show = sub("show", _show, "show one event: raw JSON, every handler outcome and the REST "
+               "requests its handlers made",
                Option("--json", "one JSON object", flag_only=True))
     show.add_argument("event_id", metavar="ID", help="the event's SEQ as `events list` shows it "
                       f"(all digits), its id, or a unique start of its id ({MIN_PREFIX}+ "

@@ -174,7 +174,11 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
         async def claim(conn: Conn) -> list[Claim]:
             rows = await conn.fetch(q.CLAIM, owner, limit, float(lease))
             rows = sorted(rows, key=lambda row: int(row["ticket"]))
-            return [Claim(row["call_id"], owner, row["expires_at"]) for row in rows]
+            return [
+                Claim(row["call_id"], owner, row["expires_at"],
+                      row["previous"] if row["previous"] not in (None, owner) else None)
+                for row in rows
+            ]
 
         return await self._db.run(claim, write=True)
 
@@ -212,6 +216,7 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
             [q.maybe_text(o.error) for o in outcomes],
             [float(o.duration) for o in outcomes],
             [q.event_time(o.finished_at) for o in outcomes],
+            [q.maybe_text(o.replica) for o in outcomes],
         )
 
         async def finish(conn: Conn) -> int:

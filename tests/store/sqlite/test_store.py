@@ -365,6 +365,9 @@ async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: P
         await store.append(ga_events("c", 1, 2, 3), None)
     _with_statuses(path, {"c/1": "done", "c/2": "dead"})
     with sqlite3.connect(path) as conn:  # as version 2 left it
+        conn.execute("DROP INDEX events_dead")
+        conn.execute("DROP INDEX events_failed")
+        conn.execute("ALTER TABLE outcomes DROP COLUMN replica")
         conn.execute("DROP TRIGGER events_pruned_requests")
         conn.execute("DROP TABLE requests")
         conn.execute("DROP INDEX events_finished")
@@ -379,8 +382,8 @@ async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: P
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
             " AND name NOT LIKE 'sqlite_autoindex%'"
         )}
-        assert indexes == {"events_unfinished", "events_finished"}
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert indexes == {"events_unfinished", "events_finished", "events_dead", "events_failed"}
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def _open_at_once(path: str, barrier: Any, results: Any) -> None:
