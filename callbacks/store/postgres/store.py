@@ -25,6 +25,7 @@ from callbacks.store.base import (
     StoreError,
 )
 from callbacks.store.postgres import sql as q
+from callbacks.store.postgres.calls import PostgresCalls
 from callbacks.store.postgres.connections import Conn, Database
 from callbacks.store.postgres.notify import CHANNEL, WorkListener
 from callbacks.store.postgres.queries import PostgresQueries
@@ -34,7 +35,9 @@ from callbacks.store.postgres.url import parse_postgres_url
 from callbacks.store.postgres.writer import BatchRejected, GroupCommit, Row
 
 
-class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventStore):
+class PostgresStore(
+    PostgresQueries, PostgresReplays, PostgresRequests, PostgresCalls, EventStore
+):
     """The event log in a PostgreSQL database, shared by every replica that uses the URL."""
 
     def __init__(self, url: str) -> None:

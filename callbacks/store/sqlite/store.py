@@ -27,6 +27,7 @@ from callbacks.store.base import (
     StoreError,
 )
 from callbacks.store.records import maybe_utf8_text, utf8_text
+from callbacks.store.sqlite.calls import SQLiteCalls
 from callbacks.store.sqlite.checkpoint import Checkpointer
 from callbacks.store.sqlite.queries import SQLiteQueries
 from callbacks.store.sqlite.replays import SQLiteReplays
@@ -62,7 +63,7 @@ _NEXT = f"""SELECT seq, identity, lane, raw, path_context, received_at, status, 
 then the dispatcher's hot path needs no second query."""
 
 
-class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, EventStore):
+class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, SQLiteCalls, EventStore):
     """The event log in one SQLite file (or ``:memory:``, for tests and demos)."""
 
     def __init__(

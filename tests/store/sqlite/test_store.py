@@ -28,6 +28,7 @@ from callbacks.store.sqlite.schema import open_connections
 from callbacks.store.sqlite.writer import wait_unlocked
 from tests.support.log_bodies import ga_element, ga_events
 from tests.support.store_contract import StoreContract
+from tests.support.store_contract_calls import StoreCallsContract
 from tests.support.store_contract_queries import StoreQueriesContract
 from tests.support.store_contract_replays import StoreReplaysContract
 from tests.support.store_contract_requests import StoreRequestsContract
@@ -40,7 +41,7 @@ def make_store(tmp_path: Path) -> Callable[[], EventStore]:
 
 
 class TestSQLiteStore(StoreContract, StoreQueriesContract, StoreReplaysContract,
-                      StoreRequestsContract):
+                      StoreRequestsContract, StoreCallsContract):
     """The whole contract against a SQLite file."""
 
 
