@@ -211,6 +211,11 @@ class EventStore(ABC):
         """
 
     @abstractmethod
+    async def activity(self) -> tuple[int, int, int]:
+        """(last position, unfinished events, dead events), read through indexes only: what
+        changes whenever an event is logged, finished or retried (the console's live view)."""
+
+    @abstractmethod
     async def call_requests(self, call_id: str) -> list[RequestRecord]:
         """The recorded REST requests of every event of the call, in the order sent."""
 

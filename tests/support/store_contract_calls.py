@@ -53,6 +53,18 @@ class StoreCallsContract:
         pending = EventFilter(status=EventStatus.PENDING)
         assert [c for c, _ in await store.call_scan(pending, first, last + 1)] == ["bad"]
 
+    async def test_activity_changes_when_events_are_logged_finished_and_retried(
+        self, store: EventStore
+    ) -> None:
+        assert await store.activity() == (0, 0, 0)
+        await store.append(ga_events("c", 1, 2), None)
+        last, unfinished, dead = await store.activity()
+        assert (unfinished, dead) == (2, 0) and last > 0
+        await settle(store, "c", EventStatus.DEAD)
+        assert await store.activity() == (last, 1, 1)
+        assert await store.retry(None) == 1
+        assert await store.activity() == (last, 2, 0)
+
     async def test_a_calls_requests_come_from_all_its_events_in_the_order_sent(
         self, store: EventStore
     ) -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from callbacks.store.patterns import glob_test
 from callbacks.store.postgres import sql as q
 from callbacks.store.postgres.connections import Conn, Database
+from callbacks.store.postgres.schema import UNFINISHED_SQL
 from callbacks.store.records import EventFilter
 from callbacks.store.requests import RequestRecord
 
@@ -30,6 +31,20 @@ class PostgresCalls:
             return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
 
         return await self._db.run(bounds)
+
+    async def activity(self) -> tuple[int, int, int]:
+        """Last seq, unfinished and dead counts (each condition as its partial index has it)."""
+
+        async def read(conn: Conn) -> tuple[int, int, int]:
+            row = await conn.fetchrow(
+                "SELECT (SELECT max(seq) FROM callbacks_events),"
+                f" (SELECT count(*) FROM callbacks_events WHERE {UNFINISHED_SQL}),"
+                " (SELECT count(*) FROM callbacks_events WHERE status = 'dead')"
+            )
+            assert row is not None
+            return int(row[0] or 0), int(row[1]), int(row[2])
+
+        return await self._db.run(read)
 
     async def call_scan(self, where: EventFilter, low: int, high: int) -> list[tuple[str, int]]:
         """Calls with matching events in ``[low, high)``, newest matching position first."""

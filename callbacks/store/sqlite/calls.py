@@ -45,6 +45,13 @@ class SQLiteCalls(ABC):
                                .fetchone())
         return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
 
+    async def activity(self) -> tuple[int, int, int]:
+        """Last seq, unfinished and dead counts (each condition as its partial index has it)."""
+        sql = (f"SELECT (SELECT max(seq) FROM events), (SELECT count(*) FROM events WHERE "
+               f"{UNFINISHED_SQL}), (SELECT count(*) FROM events WHERE status = 'dead')")
+        row = await self._read(lambda c: c.execute(sql).fetchone())
+        return int(row[0] or 0), int(row[1]), int(row[2])
+
     async def call_scan(self, where: EventFilter, low: int, high: int) -> list[tuple[str, int]]:
         """Calls with matching events in ``[low, high)``, newest matching position first."""
         clauses, params = filter_sql(replace(where, call_id=None))
