@@ -23,14 +23,13 @@ bad input is 400 ``{"code", "message"}`` (a page shows the message), a missing c
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -38,29 +37,22 @@ from callbacks.calls.listing import list_calls
 from callbacks.calls.summary import call_summary
 from callbacks.calls.timeline import call_timeline
 from callbacks.flows.flow import Flow
-from callbacks.server.console import live
+from callbacks.server.console.api import PAGE, ConsoleApi, error
 from callbacks.server.console.auth import (
     COOKIE,
     CSRF_FIELD,
-    CSRF_HEADER,
     SESSION_SECONDS,
     Access,
     ConsoleAuth,
 )
 from callbacks.server.console.filters import BadInput, calls_query, cursor
-from callbacks.server.console.render import SECURITY_HEADERS, page
+from callbacks.server.console.render import page
 from callbacks.store.base import EventStore
 from callbacks.store.records import EventFilter, EventRecord, EventStatus, StoreError
 
-PAGE = 50
 DEAD_PAGE = 100
 _FAILED_LOGIN_DELAY = 0.5
 _STATIC = Path(__file__).parent / "static"
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status,
-                        headers=SECURITY_HEADERS)
 
 
 def _safe_next(value: str | None) -> str:
@@ -73,7 +65,7 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-class Console:
+class Console(ConsoleApi):
     """The console of one event log."""
 
     def __init__(self, store: EventStore, api_key: str,
@@ -161,7 +153,7 @@ class Console:
         access = self._access(request)
         form = await _form(request)
         if access is not None and not self.auth.csrf_ok(access, _field(form, CSRF_FIELD)):
-            return _error(403, "csrf", "the form's token does not match the session")
+            return error(403, "csrf", "the form's token does not match the session")
         response = RedirectResponse("/console/login", 303)
         response.delete_cookie(COOKIE, path="/console", httponly=True, samesite="strict")
         return response
@@ -243,87 +235,6 @@ class Console:
         await self._retry([event_id])
         return RedirectResponse(_safe_next(_field(form, "next")), 303)
 
-    # -- the same as JSON --
-
-    async def calls_api(self, request: Request) -> Response:
-        """``{"calls": [...], "older": position or null}``."""
-        if self._access(request) is None:
-            return _unauthorized()
-        try:
-            asked = calls_query(request.query_params, PAGE)
-        except BadInput as exc:
-            return _error(400, "invalid_filter", str(exc))
-        result = await list_calls(self.store, asked.where, limit=asked.limit,
-                                  before=asked.before, flows=self.flows)
-        return _json({"calls": [c.to_json() for c in result.calls], "older": result.older})
-
-    async def call_api(self, request: Request) -> Response:
-        """``{"call": {...}, "timeline": [...], "partial": bool}``."""
-        if self._access(request) is None:
-            return _unauthorized()
-        call_id = request.path_params["call_id"]
-        summary = await call_summary(self.store, call_id, self.flows)
-        timeline = await call_timeline(self.store, call_id)
-        if summary is None or timeline is None:
-            return _error(404, "not_found", "the log holds no event of this call")
-        return _json({"call": summary.to_json(), "partial": timeline.partial,
-                      "timeline": [e.to_json(timeline.offset(e)) for e in timeline.entries]})
-
-    async def event_api(self, request: Request) -> Response:
-        """The event as ``events show --json`` prints it."""
-        if self._access(request) is None:
-            return _unauthorized()
-        record = await self.store.get_event(request.path_params["event_id"])
-        if record is None:
-            return _error(404, "not_found", "the log holds no event with this id")
-        requests = await self.store.requests_of(record.id)
-        replays = await self.store.replay_outcomes(record.id)
-        return _json({**record.to_json(raw=True), "requests": [r.to_json() for r in requests],
-                      "replays": [r.to_json() for r in replays]})
-
-    async def dead_api(self, request: Request) -> Response:
-        """``{"events": [...], "older": position or null}``, newest first."""
-        if self._access(request) is None:
-            return _unauthorized()
-        try:
-            before = cursor(request.query_params)
-        except BadInput as exc:
-            return _error(400, "invalid_filter", str(exc))
-        events, older = await self._dead(before)
-        return _json({"events": [e.to_json() for e in events], "older": older})
-
-    async def retry_api(self, request: Request) -> Response:
-        """``{"ids": [...]}`` -> ``{"retried": n}``; with the cookie, the CSRF header too."""
-        access = self._access(request)
-        if access is None:
-            return _unauthorized()
-        if not self.auth.csrf_ok(access, request.headers.get(CSRF_HEADER)):
-            return _error(403, "csrf", "send the session's X-CSRF-Token header")
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "invalid_json", "the body is not JSON")
-        ids = body.get("ids") if isinstance(body, dict) else None
-        if not isinstance(ids, list) or not ids or len(ids) > 1000 or not all(
-            isinstance(i, str) and 0 < len(i) <= 512 for i in ids
-        ):
-            return _error(400, "invalid_request", 'the body must be {"ids": [event ids]}: '
-                          "1 to 1000 strings")
-        return _json({"retried": await self._retry(ids)})
-
-    async def live(self, request: Request) -> Response:
-        """Server-sent events: ``changed`` whenever the topic's page would show something new."""
-        if self._access(request) is None:
-            return _unauthorized()
-        try:
-            look = live.marker(self.store, request.query_params.get("topic", ""))
-        except live.UnknownTopic as exc:
-            return _error(400, "invalid_topic", str(exc))
-        return StreamingResponse(
-            live.stream(look, self.stopping), media_type="text/event-stream",
-            headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"},
-        )
-
     # -- shared --
 
     async def _dead(self, before: int | None) -> tuple[list[EventRecord], int | None]:
@@ -369,17 +280,6 @@ def _field(form: Mapping[str, str], name: str) -> str | None:
     return form.get(name)
 
 
-def _unauthorized() -> JSONResponse:
-    response = _error(401, "unauthorized", "log in to the console, or send the API key as "
-                      "Authorization: Bearer")
-    response.headers["WWW-Authenticate"] = 'Bearer realm="console"'
-    return response
-
-
-def _json(document: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(document, headers=SECURITY_HEADERS)
-
-
 def _query(params: dict[str, str]) -> str:
     return urlencode(params)
 
@@ -396,7 +296,7 @@ def _guarded(handler: Handler) -> Handler:
         except StoreError:
             message = "the event log cannot be read just now; try again shortly"
             if request.url.path.startswith("/console/api/"):
-                return _error(503, "unavailable", message)
+                return error(503, "unavailable", message)
             return page("error.html", 503, access=None, live=None, error=None,
                         title="Log unavailable", message=message)
 
