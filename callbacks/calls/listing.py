@@ -25,7 +25,7 @@ from callbacks.store.records import EventFilter, EventStatus
 
 PAGE = 50
 """Calls on a page unless told otherwise."""
-BUDGET = 32_000
+BUDGET = 16_000
 """Events a page reads at most, looking for its calls."""
 FIRST_SPAN = 1_000
 _INDEXED = (EventStatus.DEAD, EventStatus.FAILED)
