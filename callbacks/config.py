@@ -147,8 +147,13 @@ class ServeConfig:
                              default="INFO", default_text="info")
     config_file: str | None = setting(CONFIG)
     api_key: str | None = setting(
-        Option("--api-key", "bearer key of POST /api/flows/{flow} (without it the API is off)"),
+        Option("--api-key", "bearer key of POST /api/flows/{flow} (without it the API is off) "
+               "and the console's login key"),
         secret=True,
+    )
+    console: bool = _option(
+        "--console", "serve the web console at /console (needs --api-key, its login key)",
+        flag_only=True, env="CALLBACKS_CONSOLE", default=False,
     )
     callback_url: str | None = setting(CALLBACK_URL, secret=True)
     log_format: str = _option(
@@ -294,6 +299,11 @@ class ServeConfig:
             open_store(self.store)
         except ValueError as exc:
             yield ("store",), f"--store: {exc}"
+        if self.console and not self.api_key:
+            yield ("console", "api_key"), (
+                "--console needs --api-key (or CALLBACKS_API_KEY): the key the console's users "
+                "log in with"
+            )
         if self.max_depth > MAX_DEPTH_CEILING:
             yield ("max_depth",), f"--max-depth may be at most {MAX_DEPTH_CEILING}"
 

@@ -65,8 +65,9 @@ class Option:
 
     @property
     def variable(self) -> str | None:
-        """The environment variable read for this option, if any."""
-        if self.flag_only or self.env is None:
+        """The environment variable read for this option, if any (a switch has one only when
+        it names it: ``env="CALLBACKS_CONSOLE"``)."""
+        if self.env is None or (self.flag_only and not self.env):
             return None
         return self.env or ENV_PREFIX + self.name.upper()
 
@@ -105,7 +106,7 @@ class Option:
         """The resolved value: command line, environment, file section, default."""
         given = getattr(args, self.name, None)
         if self.flag_only:
-            return bool(given)
+            return bool(given) or self._switched_on(environ, section, section_name)
         if given is not None:
             return self.parse(given, self.flag)
         variable = self.variable
@@ -114,6 +115,20 @@ class Option:
         if section is not None and self.name in section:
             return self.parse(section[self.name], f"{section_name} {self.name}".strip())
         return self.default
+
+    def _switched_on(self, environ: Mapping[str, str], section: Mapping[str, Any] | None,
+                     section_name: str) -> bool:
+        """A switch's value from its variable (1/true/yes/on or 0/false/no/off) or a
+        configuration file's boolean; False when neither says."""
+        variable = self.variable
+        if variable and environ.get(variable):
+            return _boolean(environ[variable], variable)
+        if variable and section is not None and self.name in section:
+            value = section[self.name]
+            if isinstance(value, bool):
+                return value
+            return _boolean(str(value), f"{section_name} {self.name}".strip())
+        return False
 
     def parse(self, text: Any, source: str) -> Any:
         """``text`` from ``source`` converted and checked; ConfigError naming the source."""
@@ -131,6 +146,17 @@ class Option:
             return self.convert(text)
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _boolean(text: str, source: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ConfigError(f"{source} must be true or false (1/0, yes/no, on/off), not {text!r}")
 
 
 def add_options(

@@ -46,6 +46,7 @@ from callbacks.server.auth import (
     NoAuthenticator,
     SecretAuthenticator,
 )
+from callbacks.server.console import Console
 from callbacks.server.flows import FlowStarter
 from callbacks.server.intake import Intake
 from callbacks.server.jwt import JwksCache, JwtAuthenticator
@@ -280,6 +281,8 @@ def build_app(config: ServeConfig, parts: Parts | None = None) -> Starlette:
             callback_url=callback_url, settings=plugins.settings,
         ),
         metrics=metrics,
+        console=Console(intake.store, config.api_key, plugins.flows)
+        if config.console and config.api_key else None,
     )
 
 

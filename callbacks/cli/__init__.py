@@ -15,11 +15,12 @@ from typing import Any
 
 
 def _subcommands() -> list[Callable[[Any], None]]:
-    from callbacks.cli import demo, emulate, events, flows, plugins, replay, ring, serve
+    from callbacks.cli import calls, demo, emulate, events, flows, plugins, replay, ring, serve
 
     return [
-        serve.add_parser, events.add_parser, replay.add_parser, emulate.add_parser,
-        ring.add_parser, flows.add_parsers, plugins.add_parser, demo.add_parser,
+        serve.add_parser, events.add_parser, calls.add_parser, replay.add_parser,
+        emulate.add_parser, ring.add_parser, flows.add_parsers, plugins.add_parser,
+        demo.add_parser,
     ]
 
 

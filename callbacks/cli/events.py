@@ -8,9 +8,11 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC
 from typing import TextIO
 
+from callbacks.calls.follow import follow_events
 from callbacks.errors import ConfigError
 from callbacks.options import (
     FILTERS,
@@ -26,6 +28,7 @@ from callbacks.replay.output import replays_text
 from callbacks.replay.sources import export_events
 from callbacks.store.base import EventStore
 from callbacks.store.records import EventFilter, EventRecord, EventStatus
+from callbacks.store.requests import RequestRecord
 from callbacks.terminal import Column, TableWriter, printable
 
 _LIST = (
@@ -41,20 +44,53 @@ def _received(record: EventRecord) -> str:
 
 async def _list(store: EventStore, args: argparse.Namespace, out: TextIO) -> int:
     where = event_filter(args)
+    limit = _LIMIT.value(args, {})
+    if args.follow:
+        return await _follow(store, args, where, limit, out)
     count = 0
     table = None if args.json else TableWriter(out, _LIST)
-    limit = _LIMIT.value(args, {})
     async for record in store.list_events(where, limit=limit, newest_first=args.newest_first):
         count += 1
-        if table is None:
-            out.write(json.dumps(record.to_json(raw=args.raw)) + "\n")
-        else:
-            table.add(record.seq, _received(record), record.status.value, record.type,
-                      record.call_id or "-", record.operation_context or "-", record.id)
+        _row(table, record, args, out)
     if table is not None:
         table.close()
         out.write(f"({count} event{'s' if count != 1 else ''})\n")
     return 0
+
+
+def _row(table: TableWriter | None, record: EventRecord, args: argparse.Namespace,
+         out: TextIO) -> None:
+    if table is None:
+        out.write(json.dumps(record.to_json(raw=args.raw)) + "\n")
+    else:
+        table.add(record.seq, _received(record), record.status.value, record.type,
+                  record.call_id or "-", record.operation_context or "-", record.id)
+
+
+async def _follow(store: EventStore, args: argparse.Namespace, where: EventFilter,
+                  limit: int | None, out: TextIO) -> int:
+    """The listing (its newest ``limit`` with ``--limit``), then each new event as it comes."""
+    if args.newest_first:
+        raise ConfigError("--follow prints the newest events last: leave out --newest-first")
+    bounds = await store.seq_bounds()
+    after = bounds[1] if bounds is not None else 0
+    upto = replace(where, before_seq=after + 1)  # what comes later is followed
+    if limit is not None:
+        first = [r async for r in store.list_events(upto, limit=limit, newest_first=True)][::-1]
+    else:
+        first = [r async for r in store.list_events(upto)]
+    batches = follow_events(store, where, after)
+    header = not args.json
+    batch: list[EventRecord] = first
+    while True:
+        table = None if args.json else TableWriter(out, _LIST, header=header)
+        for record in batch:
+            _row(table, record, args, out)
+        if table is not None:
+            table.close()
+        header = False
+        out.flush()
+        batch = await anext(batches)
 
 
 _INT64 = 2**63
@@ -93,8 +129,10 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
         print(f"callbacks events show: {record}", file=sys.stderr)
         return 1
     replays = await store.replay_outcomes(record.id)
+    requests = await store.requests_of(record.id)
     if args.json:
-        shown = {**record.to_json(raw=True), "replays": [r.to_json() for r in replays]}
+        shown = {**record.to_json(raw=True), "requests": [r.to_json() for r in requests],
+                 "replays": [r.to_json() for r in replays]}
         out.write(json.dumps(shown) + "\n")
         return 0
     document = record.to_json(raw=True)
@@ -112,11 +150,33 @@ async def _show(store: EventStore, args: argparse.Namespace, out: TextIO) -> int
         out.write(printable(
             f"  {outcome.finished_at.isoformat()}  attempt {outcome.attempt}  "
             f"{outcome.handler}  {outcome.duration * 1000:.1f} ms  {verdict}"
+            + (f"  (replica {outcome.replica})" if outcome.replica else "")
         ) + "\n")
+    out.write("requests:\n")
+    if not requests:
+        out.write("  (none)\n")
+    for request in requests:
+        out.write(printable(request_line(request)) + "\n")
     if replays:
         out.write(replays_text(replays))
     out.write("raw:\n" + json.dumps(document["raw"], indent=2) + "\n")
     return 0
+
+
+def request_line(request: RequestRecord) -> str:
+    """One REST request of a handler run, as ``events show`` prints it (not yet escaped)."""
+    answer = "no answer" if request.status is None else str(request.status)
+    if request.error_code:
+        answer += f" {request.error_code}"
+    extra = "".join(
+        f"  {label} {value}" for label, value in
+        (("repeatability-id", request.repeatability_id), ("replica", request.replica)) if value
+    )
+    return (
+        f"  {request.sent_at.isoformat()}  attempt {request.attempt}  {request.handler} "
+        f"#{request.index}  {request.operation}: {request.method} {request.path} -> {answer}  "
+        f"{request.duration * 1000:.1f} ms{extra}"
+    )
 
 
 def _attempts(record: EventRecord) -> str:
@@ -248,9 +308,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     sub("list", _list, "list logged events, oldest first", *FILTERS, _LIMIT,
         Option("--newest-first", "newest first", flag_only=True),
+        Option("--follow", "then keep printing new events as they are logged, until Ctrl-C "
+               "(with --limit: the newest that many first)", flag_only=True),
         Option("--json", "one JSON object per line", flag_only=True),
         Option("--raw", "with --json: include the raw event", flag_only=True))
-    show = sub("show", _show, "show one event: raw JSON and every handler outcome",
+    show = sub("show", _show, "show one event: raw JSON, every handler outcome and the REST "
+               "requests its handlers made",
                Option("--json", "one JSON object", flag_only=True))
     show.add_argument("event_id", metavar="ID", help="the event's SEQ as `events list` shows it "
                       f"(all digits), its id, or a unique start of its id ({MIN_PREFIX}+ "

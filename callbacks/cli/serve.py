@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
             timeout_keep_alive=config.keep_alive_timeout,
         )
     )
+    console = getattr(app.state, "console", None)
+    if console is not None:  # its live streams end as the server shuts down, not 30 s later
+        console.stopping = lambda: server.should_exit
+        log.info("console: http://%s:%d/console/", config.host, sock.getsockname()[1])
     log.info(
         "callbacks serve: http://%s:%d/api/callbacks (auth %s, handlers: %s, log %s)",
         config.host, sock.getsockname()[1], config.auth, ", ".join(config.handlers) or "none",

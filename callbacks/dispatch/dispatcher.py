@@ -216,6 +216,8 @@ class Dispatcher:
                     log.exception("claiming calls failed")
                     claims = []
                 for claim in claims:
+                    if claim.previous is not None:
+                        _log_takeover(claim.call_id, claim.previous, self.owner)
                     # A call we still work on comes back when its lease lapsed unrenewed;
                     # the claim renewed it, and a second worker would break its order.
                     if not self._stopping and claim.call_id not in self._workers:
@@ -309,6 +311,15 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         self._timers = [t for t in self._timers if t.when() > loop.time()]
         self._timers.append(loop.call_later(delay, self._wake.set))
+
+
+def _log_takeover(call_id: str | None, previous: str, owner: str) -> None:
+    """One line (JSON fields in ``extra``) when this replica takes a call over from another."""
+    log.warning(
+        "took over call %s from replica %s, whose lease on it had expired", call_id, previous,
+        extra={"call_id": call_id, "previous_replica": previous, "new_replica": owner,
+               "takeover": True},
+    )
 
 
 class _Doorbell:

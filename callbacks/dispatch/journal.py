@@ -15,7 +15,7 @@ covers that too; for a play or a recognize, the caller may hear the prompt start
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from callbacks.client.pipeline import RequestJournal, SentRequest
 from callbacks.events.base import Event
@@ -66,7 +66,9 @@ class LogJournal:
             event_id=self._event_id, handler=self._handler, index=request.index,
             attempt=self._attempt, operation=request.operation, method=request.method,
             path=request.path, body_hash=request.body_hash, status=request.status,
-            duration=request.duration, sent_at=datetime.now(UTC),
+            # Recorded once answered: it was sent its duration ago (the timeline's offset).
+            duration=request.duration,
+            sent_at=datetime.now(UTC) - timedelta(seconds=request.duration),
             repeatability_id=request.repeatability_id, error_code=request.error_code,
             answer=request.answer if request.completed else None, replica=self._replica,
         ))

@@ -81,7 +81,9 @@ class EventRunner:
             routes = self._router.match(event)
         except Exception as exc:  # the log holds it, but this program cannot read it any more
             log.error("event %s cannot be dispatched: %s", item.id, exc)
-            outcome = Outcome(DISPATCH_HANDLER, item.attempts + 1, _error(exc), 0.0, _now())
+            outcome = Outcome(
+                DISPATCH_HANDLER, item.attempts + 1, _error(exc), 0.0, _now(), self._owner
+            )
             await self._store.finish(self._owner, item.seq, EventStatus.DEAD, [outcome])
             self._metrics.event_finished(EventStatus.DEAD)
             return None
@@ -102,7 +104,7 @@ class EventRunner:
             attempt = runs[logged] + 1
             error, duration = await self._run_handler(route, event, attempt, item)
             self._metrics.handler_ran(name, error is None, duration)
-            outcomes.append(Outcome(name, attempt, error, duration, _now()))
+            outcomes.append(Outcome(name, attempt, error, duration, _now(), self._owner))
         attempts = item.attempts + 1
         if any(not o.ok and not o.permanent for o in outcomes):
             failed_for_now = attempts < self._config.max_attempts

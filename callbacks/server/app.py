@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from callbacks.events.parse import EventParseError
 from callbacks.server.auth import Authenticator, AuthError, AuthUnavailable
@@ -33,6 +33,7 @@ from callbacks.server.metrics import Metrics
 from callbacks.server.openapi import OPENAPI_PATH, openapi_document
 
 if TYPE_CHECKING:
+    from callbacks.server.console import Console
     from callbacks.server.flows import FlowStarter
 
 log = logging.getLogger("callbacks.app")
@@ -46,8 +47,11 @@ def create_app(
     resources: Sequence[Callable[[], contextlib.AbstractAsyncContextManager[object]]] = (),
     flows: FlowStarter | None = None,
     metrics: Metrics | None = None,
+    console: Console | None = None,
 ) -> Starlette:
     """Build the receiver app; ``resources`` are extra async contexts held for its lifetime.
+
+    With a ``console``, ``/console`` serves it and ``GET /`` redirects there.
 
     ``metrics`` (served at ``GET /metrics``) should be the one the intake and the REST client
     count into; by default the app has its own, counting what the endpoint sees.
@@ -109,7 +113,7 @@ def create_app(
             stack.push_async_callback(intake.stop)
             yield
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route(CALLBACKS_PATH, callbacks, methods=["POST", "OPTIONS"]),
         Route(CALLBACKS_PATH + "/{context}", callbacks, methods=["POST", "OPTIONS"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -118,9 +122,13 @@ def create_app(
         Route("/api/flows/{flow}", start_flow, methods=["POST"]),
         Route("/metrics", prometheus, methods=["GET"]),
     ]
-    return ReceiverApp(
+    if console is not None:
+        routes += console.routes
+    app = ReceiverApp(
         endpoint=endpoint, routes=routes, lifespan=lifespan, exception_handlers=handlers
     )
+    app.state.console = console
+    return app
 
 
 class ErrorResponse(JSONResponse):

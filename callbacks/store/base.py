@@ -215,6 +215,30 @@ class EventStore(ABC):
     ) -> list[EventRecord]:
         """The call's logged events (before ``before_seq`` if given), oldest first."""
 
+    # -- calls, for `callbacks calls` and the console --
+
+    @abstractmethod
+    async def seq_bounds(self) -> tuple[int, int] | None:
+        """The first and the last position in the log; None when it is empty."""
+
+    @abstractmethod
+    async def call_scan(self, where: EventFilter, low: int, high: int) -> list[tuple[str, int]]:
+        """The calls with events that match ``where`` among those at positions ``low`` (included)
+        to ``high`` (excluded), each with the newest such position, newest first.
+
+        ``where.call_id`` matches as a prefix here; events outside any call are left out. Reads
+        about ``high - low`` events at most: a caller pages back through a large log in spans.
+        """
+
+    @abstractmethod
+    async def activity(self) -> tuple[int, int, int]:
+        """(last position, unfinished events, dead events), read through indexes only: what
+        changes whenever an event is logged, finished or retried (the console's live view)."""
+
+    @abstractmethod
+    async def call_requests(self, call_id: str) -> list[RequestRecord]:
+        """The recorded REST requests of every event of the call, in the order sent."""
+
     @abstractmethod
     async def retry(self, event_ids: Sequence[str] | None = None) -> int:
         """Send dead events (these ids, or every dead one) back to pending; how many."""

@@ -106,6 +106,8 @@ class Outcome:
     error: str | None
     duration: float
     finished_at: datetime
+    replica: str | None = None
+    """The replica (``--replica-name``) that ran it; None in logs from before it was kept."""
 
     @property
     def ok(self) -> bool:
@@ -126,6 +128,7 @@ class Outcome:
             "error": self.error,
             "duration": round(self.duration, 6),
             "finished_at": self.finished_at.isoformat(),
+            "replica": self.replica,
         }
 
 
@@ -198,6 +201,9 @@ class Claim:
     """None is the lane of events outside any call (IncomingCall)."""
     owner: str
     expires_at: float
+    previous: str | None = None
+    """Who held the call before, when this claim took it over from another owner whose lease
+    had expired (a replica that died or was cut off); None otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +225,8 @@ class EventFilter:
     """Only events whose identity starts with this."""
     after_seq: int | None = None
     """Only events logged after this position (resume a listing)."""
+    before_seq: int | None = None
+    """Only events logged before this position (page back through a listing)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -436,3 +436,52 @@ def test_what_a_sender_wrote_reaches_the_terminal_escaped(
         assert f"  {printable(HOSTILE)}  " in row
         assert "operation_context:  ctx\\x1b]0;pwned\\x07\\n" in shown
         assert "path_context:      path\\x1b]2;x\\x07\n" in shown
+
+
+def test_show_lists_the_rest_requests_of_each_run_beside_a_replays_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The requests a handler run made are listed with the event (text and JSON); a replay's
+    requests stay in its own section, and the originals are still there after it."""
+    from callbacks.store import ReplayMode, ReplayResult, RequestRecord, RestCall
+
+    store_url = f"sqlite:///{tmp_path / 'log.db'}"
+    sent = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    async def add() -> None:
+        async with open_store(store_url) as store:
+            await store.append(ga_events("call-r", 1), None)
+            for index, status, code in ((0, 202, None), (1, 404, "8522")):
+                await store.record_request(RequestRecord(
+                    event_id="call-r/1", handler="menu.play", index=index, attempt=1,
+                    operation="play_media", method="POST",
+                    path=f"/calling/callConnections/call-r:play{index}", body_hash="ab" * 32,
+                    status=status, duration=0.0125, sent_at=sent + timedelta(seconds=index),
+                    repeatability_id="7f0c6a3e-0000-5000-8000-000000000001" if index else None,
+                    error_code=code, answer=b"{}" if status == 202 else None, replica="r-1",
+                ))
+            await store.record_replays([ReplayResult(
+                "run-9", "call-r/1", ReplayMode.DRY_RUN, sent + timedelta(days=1),
+                requests=(RestCall("POST", "/calling/callConnections/call-r:replayed", None, 202,
+                                   handler="menu.play"),),
+            )])
+
+    asyncio.run(add())
+    code, out, _ = run(capsys, "events", "show", "call-r/1", "--store", store_url)
+    assert code == 0
+    requests = out.split("requests:\n", 1)[1].split("replays", 1)[0].splitlines()
+    assert len(requests) == 2
+    assert "menu.play #0  play_media: POST /calling/callConnections/call-r:play0 -> 202" in (
+        requests[0]
+    )
+    assert "12.5 ms" in requests[0] and "replica r-1" in requests[0]
+    assert "-> 404 8522" in requests[1]
+    assert "repeatability-id 7f0c6a3e-0000-5000-8000-000000000001" in requests[1]
+    assert "POST /calling/callConnections/call-r:replayed -> 202" in out.split("replays", 1)[1]
+    code, out, _ = run(capsys, "events", "show", "call-r/1", "--json", "--store", store_url)
+    document = json.loads(out)
+    assert [(r["index"], r["status"], r["error_code"]) for r in document["requests"]] == [
+        (0, 202, None), (1, 404, "8522")
+    ]
+    assert "answer" not in document["requests"][0]  # the answer's body stays in the log
+    assert document["replays"][0]["requests"][0]["path"].endswith(":replayed")

@@ -28,8 +28,10 @@ READERS = [
     ["events", "export"],
     ["flows", "--handlers", "reminder"],
     ["replay", "--dry-run", "--handlers", PLUGIN],
+    ["calls", "list"],
+    ["calls", "show", "c"],
 ]
-IDS = ["list", "show", "stats", "export", "flows", "replay"]
+IDS = ["list", "show", "stats", "export", "flows", "replay", "calls-list", "calls-show"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -43,6 +45,9 @@ async def old_sqlite_log(path: Path) -> None:
     async with open_store(f"sqlite:///{path}") as store:
         await store.append(ga_events("c", 1, 2), None)
     with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX events_dead")
+        conn.execute("DROP INDEX events_failed")
+        conn.execute("ALTER TABLE outcomes DROP COLUMN replica")
         conn.execute("DROP TRIGGER events_pruned_requests")
         conn.execute("DROP TABLE requests")
         conn.execute("DROP TRIGGER events_pruned_replays")
@@ -175,6 +180,9 @@ async def old_postgres_log(url: str, schema: str) -> None:
     async with open_store(url) as store:
         await store.append(ga_events("c", 1, 2), None)
     async with admin() as conn:
+        await conn.execute(f"DROP INDEX {schema}.callbacks_events_dead")
+        await conn.execute(f"DROP INDEX {schema}.callbacks_events_failed")
+        await conn.execute(f"ALTER TABLE {schema}.callbacks_outcomes DROP COLUMN replica")
         await conn.execute(f"DROP TABLE {schema}.callbacks_requests")
         await conn.execute(f"DROP TABLE {schema}.callbacks_replays")
         await conn.execute(f"DELETE FROM {schema}.callbacks_schema_migrations WHERE version >= 2")

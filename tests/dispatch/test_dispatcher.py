@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 import time
@@ -522,3 +523,31 @@ async def test_a_handler_without_a_client_fails_for_good(url: str) -> None:
     [outcome] = record.outcomes
     assert outcome.permanent
     assert outcome.error is not None and outcome.error.startswith("NoClientError: ")
+
+
+async def test_a_lease_takeover_is_one_json_line_naming_both_replicas_and_the_call(
+    run: Callable[..., Any], url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A replica that died holding a call: the next one takes the call over once the lease has
+    expired, says so, and its outcomes name it."""
+    from callbacks.server.logs import JsonFormatter
+
+    async with open_store(url) as store:
+        await store.append(ga_events("call-\u00e9", 1), None)
+        assert len(await store.claim_calls("replica-a", 1, 0.05)) == 1
+    await asyncio.sleep(0.1)
+    caplog.set_level("WARNING", logger="callbacks.dispatch")
+    router = Router()
+
+    @router.on("PlayCompleted")
+    async def handle(event: Event, ctx: Context) -> None:
+        return None
+
+    dispatcher = await run(router, owner="replica-b")
+    record = await settled(dispatcher.store, "call-\u00e9/1", EventStatus.DONE)
+    assert [o.replica for o in record.outcomes] == ["replica-b"]
+    [line] = [r for r in caplog.records if getattr(r, "takeover", False)]
+    document = json.loads(JsonFormatter({"replica": "replica-b"}).format(line))
+    assert document["call_id"] == "call-\u00e9"
+    assert (document["previous_replica"], document["new_replica"]) == ("replica-a", "replica-b")
+    assert document["level"] == "warning" and "took over call" in document["message"]

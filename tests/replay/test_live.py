@@ -151,6 +151,9 @@ async def test_a_live_replay_acts_again_with_new_repeatability_ids(
     async with open_store(f"sqlite:///{db}") as store:
         record = await store.get_event(f"{calls[0]}/1")
         replays = await store.replay_outcomes(f"{calls[0]}/1")
+        originals = await store.requests_of(f"{calls[0]}/1")
+    # The handler run's own requests are untouched by the replays, whose requests are their own.
+    assert originals == [earlier]
     assert record is not None and record.status is EventStatus.DONE
     assert len(record.outcomes) == 1
     assert [(r.mode, r.target) for r in replays] == [(ReplayMode.LIVE, emulator.url)] * 2

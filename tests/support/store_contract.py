@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -175,6 +176,7 @@ class StoreContract:
         first = await store.claim_calls("one", 2, 30)
         second = await store.claim_calls("two", 5, 30)
         assert [c.call_id for c in first] == ["a", "b"]
+        assert [c.previous for c in first + second] == [None, None, None]  # nobody held them
         assert [c.call_id for c in second] == ["c"]
         assert {c.owner for c in first} == {"one"}
         assert await store.claim_calls("two", 5, 30) == []
@@ -194,7 +196,7 @@ class StoreContract:
         assert await store.claim_calls("heir", 1, 30) == []
         await asyncio.sleep(0.1)
         [claim] = await store.claim_calls("heir", 1, 30)
-        assert (claim.call_id, claim.owner) == ("c", "heir")
+        assert (claim.call_id, claim.owner, claim.previous) == ("c", "heir", "dead-owner")
         seq = (await store.next_events("c", 1))[0].seq
         with pytest.raises(ClaimLost):
             await store.finish("dead-owner", seq, EventStatus.DONE, [ok("h")])
@@ -287,6 +289,19 @@ class StoreContract:
             ("h.b", 2, None),
         ]
         assert [p.id for p in await store.next_events("c", 5)] == [second.id]
+
+    async def test_outcomes_name_the_replica_that_ran_them(self, store: EventStore) -> None:
+        await store.append(ga_events("c", 1), None)
+        await store.claim_calls("one", 1, 30)
+        [pending] = await store.next_events("c", 5)
+        ran = replace(failed("h.a"), replica="replica-\u00e9")
+        await store.finish("one", pending.seq, EventStatus.FAILED, [ran, ok("h.b")])
+        [again] = await store.next_events("c", 5)
+        assert [o.replica for o in again.outcomes] == ["replica-\u00e9", None]
+        record = await store.get_event(pending.id)
+        assert record is not None
+        assert [o.replica for o in record.outcomes] == ["replica-\u00e9", None]
+        assert record.to_json()["outcomes"][0]["replica"] == "replica-\u00e9"
 
     async def test_next_events_honours_the_limit(self, store: EventStore) -> None:
         await store.append(ga_events("c", *range(1, 8)), None)

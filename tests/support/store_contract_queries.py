@@ -113,6 +113,11 @@ class StoreQueriesContract:
         assert await ids(store, EventFilter(), limit=3) == ["c/1", "c/2", "c/3"]
         after = EventFilter(after_seq=listed[1099].seq)
         assert len(await ids(store, after)) == 100
+        before = EventFilter(before_seq=listed[3].seq)
+        assert await ids(store, before, newest_first=True) == ["c/3", "c/2", "c/1"]
+        window = EventFilter(call_id="c", after_seq=listed[9].seq, before_seq=listed[12].seq)
+        assert await ids(store, window) == ["c/11", "c/12"]
+        assert await ids(store, EventFilter(before_seq=2**63 + 5), limit=1) == ["c/1"]
         newest = await ids(store, EventFilter(), limit=502, newest_first=True)
         assert [number(i) for i in newest] == list(range(1200, 698, -1))
 

@@ -5,7 +5,8 @@ Tables (prefixed, so the log can share a schema with other applications):
 
 - ``callbacks_events``: the log. ``seq`` (an identity column) is the arrival order and is never
   reused; ``identity`` is unique, which is what de-duplicates, across requests and replicas.
-- ``callbacks_outcomes``: one row per handler run, deleted with its event.
+- ``callbacks_outcomes``: one row per handler run (naming the replica that ran it), deleted
+  with its event.
 - ``callbacks_lanes``: one row per lane (a call; lane ``''`` holds the events outside any
   call): whether it has unfinished events, its place in the queue (``ticket``, from a
   sequence, so "oldest work first" needs no clock), who holds it until when (epoch seconds of
@@ -137,6 +138,17 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 replica TEXT,
                 PRIMARY KEY (seq, handler, idx, attempt)
             )""",
+        ),
+    ),
+    (
+        # Dead and failed events are few, and an event is appended pending: neither index costs
+        # the receiver anything (the console's dead list, `calls list --status`).
+        "outcomes name their replica; dead and failed events indexed",
+        (
+            "ALTER TABLE callbacks_outcomes ADD COLUMN replica TEXT",
+            "CREATE INDEX callbacks_events_dead ON callbacks_events (seq) WHERE status = 'dead'",
+            "CREATE INDEX callbacks_events_failed ON callbacks_events (seq)"
+            " WHERE status = 'failed'",
         ),
     ),
 )

@@ -64,7 +64,7 @@ RETRY = f"""WITH back AS (
 SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM woken)"""
 
 CLAIM = f"""WITH clock AS (SELECT {NOW} AS now), picked AS (
-    SELECT lane FROM callbacks_lanes, clock
+    SELECT lane, owner AS previous FROM callbacks_lanes, clock
     WHERE ready AND (owner IS NULL OR expires_at < clock.now)
         AND (not_before IS NULL OR not_before <= clock.now)
     ORDER BY ticket LIMIT $2
@@ -73,7 +73,7 @@ CLAIM = f"""WITH clock AS (SELECT {NOW} AS now), picked AS (
 UPDATE callbacks_lanes AS l
 SET owner = $1, expires_at = (SELECT now FROM clock) + $3, not_before = NULL
 FROM picked WHERE l.lane = picked.lane
-RETURNING l.lane, l.call_id, l.expires_at, l.ticket"""
+RETURNING l.lane, l.call_id, l.expires_at, l.ticket, picked.previous"""
 
 RENEW = f"""WITH mine AS (
     SELECT lane FROM callbacks_lanes WHERE lane = ANY($1::text[]) AND owner = $2
@@ -91,14 +91,16 @@ FINISH = """WITH held AS (
     WHERE seq = $1 AND EXISTS (SELECT 1 FROM held)
     RETURNING seq
 ), recorded AS (
-    INSERT INTO callbacks_outcomes
+    INSERT INTO callbacks_outcomes (seq, handler, attempt, error, duration, finished_at, replica)
     SELECT DISTINCT ON (o.handler, o.attempt) finished.seq, o.handler, o.attempt, o.error,
-        o.duration, o.finished_at
-    FROM finished, unnest($4::text[], $5::int[], $6::text[], $7::float8[], $8::timestamptz[])
-        WITH ORDINALITY AS o (handler, attempt, error, duration, finished_at, n)
+        o.duration, o.finished_at, o.replica
+    FROM finished, unnest($4::text[], $5::int[], $6::text[], $7::float8[], $8::timestamptz[],
+        $9::text[])
+        WITH ORDINALITY AS o (handler, attempt, error, duration, finished_at, replica, n)
     ORDER BY o.handler, o.attempt, o.n DESC
     ON CONFLICT (seq, handler, attempt) DO UPDATE SET error = excluded.error,
-        duration = excluded.duration, finished_at = excluded.finished_at
+        duration = excluded.duration, finished_at = excluded.finished_at,
+        replica = excluded.replica
 )
 SELECT count(*) FROM finished"""
 """One statement (one round trip, one transaction), fenced: the lane row is locked FOR SHARE
@@ -109,20 +111,23 @@ RELEASE_ONE = "SELECT has_work FROM callbacks_release(ARRAY[$1], $2, $3)"
 RELEASE_ALL = "SELECT count(*) FROM callbacks_release(NULL, $1, NULL)"
 LANE_READY = "SELECT ready FROM callbacks_lanes WHERE lane = $1"
 
-NEXT_EVENTS = f"""SELECT {PENDING_COLUMNS}, o.handlers, o.runs, o.errors, o.durations, o.finished
+NEXT_EVENTS = f"""SELECT {PENDING_COLUMNS}, o.handlers, o.runs, o.errors, o.durations, o.finished,
+    o.replicas
 FROM callbacks_events AS e
 LEFT JOIN LATERAL (
     SELECT array_agg(handler ORDER BY finished_at, attempt) AS handlers,
         array_agg(attempt ORDER BY finished_at, attempt) AS runs,
         array_agg(error ORDER BY finished_at, attempt) AS errors,
         array_agg(duration ORDER BY finished_at, attempt) AS durations,
-        array_agg(finished_at ORDER BY finished_at, attempt) AS finished
+        array_agg(finished_at ORDER BY finished_at, attempt) AS finished,
+        array_agg(replica ORDER BY finished_at, attempt) AS replicas
     FROM callbacks_outcomes WHERE callbacks_outcomes.seq = e.seq
 ) AS o ON true
 WHERE e.lane = $1 AND e.{UNFINISHED_SQL} ORDER BY e.seq LIMIT $2"""
 """A call's unfinished events with their outcomes, in one round trip (the dispatcher's hot
 path; listings use :data:`OUTCOMES` instead, a page at a time)."""
-OUTCOMES = """SELECT seq, handler, attempt, error, duration, finished_at FROM callbacks_outcomes
+OUTCOMES = """SELECT seq, handler, attempt, error, duration, finished_at, replica
+    FROM callbacks_outcomes
     WHERE seq = ANY($1::bigint[]) ORDER BY seq, finished_at, attempt"""
 GET_EVENT = f"SELECT {EVENT_COLUMNS} FROM callbacks_events WHERE identity = $1"
 HISTORY = f"""SELECT {EVENT_COLUMNS} FROM callbacks_events
@@ -189,7 +194,8 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         column = "full_type" if where.type.startswith(_FULL_TYPE_PREFIX) else "type"
         add(column + " = {}", text(where.type))
     if where.status is not None:
-        add("status = {}", EventStatus(where.status).value)
+        # A literal: a generic plan for "status = $n" could not use the dead or failed index.
+        clauses.append(f"status = '{EventStatus(where.status).value}'")
     if where.since is not None:
         add("received_at >= {}", utc(where.since))
     if where.until is not None:
@@ -206,6 +212,8 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         add("starts_with(identity, {})", text(where.id_prefix))
     if where.after_seq is not None:
         add("seq > {}", where.after_seq)
+    if where.before_seq is not None:
+        add("seq < {}", min(where.before_seq, _INT64 - 1))
     return clauses, params
 
 
@@ -214,7 +222,8 @@ def outcomes_by_seq(rows: Sequence[Record]) -> dict[int, tuple[Outcome, ...]]:
     found: dict[int, list[Outcome]] = {}
     for row in rows:
         outcome = Outcome(
-            row["handler"], row["attempt"], row["error"], row["duration"], row["finished_at"]
+            row["handler"], row["attempt"], row["error"], row["duration"], row["finished_at"],
+            row["replica"],
         )
         found.setdefault(row["seq"], []).append(outcome)
     return {seq: tuple(outcomes) for seq, outcomes in found.items()}
@@ -253,6 +262,7 @@ def pending_event(row: Record) -> PendingEvent:
                 row["errors"],
                 row["durations"],
                 row["finished"],
+                row["replicas"],
                 strict=True,
             )
         )

@@ -25,6 +25,7 @@ from callbacks.store.base import (
     StoreError,
 )
 from callbacks.store.postgres import sql as q
+from callbacks.store.postgres.calls import PostgresCalls
 from callbacks.store.postgres.connections import Conn, Database
 from callbacks.store.postgres.notify import CHANNEL, WorkListener
 from callbacks.store.postgres.queries import PostgresQueries
@@ -34,7 +35,9 @@ from callbacks.store.postgres.url import parse_postgres_url
 from callbacks.store.postgres.writer import BatchRejected, GroupCommit, Row
 
 
-class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventStore):
+class PostgresStore(
+    PostgresQueries, PostgresReplays, PostgresRequests, PostgresCalls, EventStore
+):
     """The event log in a PostgreSQL database, shared by every replica that uses the URL."""
 
     def __init__(self, url: str) -> None:
@@ -187,7 +190,11 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
         async def claim(conn: Conn) -> list[Claim]:
             rows = await conn.fetch(q.CLAIM, owner, limit, float(lease))
             rows = sorted(rows, key=lambda row: int(row["ticket"]))
-            return [Claim(row["call_id"], owner, row["expires_at"]) for row in rows]
+            return [
+                Claim(row["call_id"], owner, row["expires_at"],
+                      row["previous"] if row["previous"] not in (None, owner) else None)
+                for row in rows
+            ]
 
         return await self._db.run(claim, write=True)
 
@@ -225,6 +232,7 @@ class PostgresStore(PostgresQueries, PostgresReplays, PostgresRequests, EventSto
             [q.maybe_text(o.error) for o in outcomes],
             [float(o.duration) for o in outcomes],
             [q.event_time(o.finished_at) for o in outcomes],
+            [q.maybe_text(o.replica) for o in outcomes],
         )
 
         async def finish(conn: Conn) -> int:

@@ -91,8 +91,9 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
         clauses.append(f"{column} = ?")
         params.append(utf8_text(where.type))
     if where.status is not None:
-        clauses.append("status = ?")
-        params.append(EventStatus(where.status).value)
+        # A literal, not a parameter: only then can SQLite use the partial index of dead (or
+        # failed) events, whose condition it must see the query imply when preparing it.
+        clauses.append(f"status = '{EventStatus(where.status).value}'")
     if where.since is not None:
         clauses.append("received_at >= ?")
         params.append(iso(where.since))
@@ -117,6 +118,9 @@ def filter_sql(where: EventFilter) -> tuple[list[str], list[Any]]:
     if where.after_seq is not None:
         clauses.append("seq > ?")
         params.append(where.after_seq)
+    if where.before_seq is not None:
+        clauses.append("seq < ?")
+        params.append(min(where.before_seq, INT64 - 1))
     return clauses, params
 
 
@@ -130,14 +134,14 @@ def outcomes_by_seq(
     for start in range(0, len(seqs), 500):
         chunk = seqs[start : start + 500]
         rows = conn.execute(
-            "SELECT seq, handler, attempt, error, duration, finished_at FROM outcomes"
+            "SELECT seq, handler, attempt, error, duration, finished_at, replica FROM outcomes"
             f" WHERE seq IN ({','.join('?' * len(chunk))}) ORDER BY seq, finished_at, attempt",
             chunk,
         )
-        for seq, handler, attempt, error, duration, finished_at in rows:
-            found.setdefault(seq, []).append(
-                Outcome(handler, attempt, error, duration, datetime.fromisoformat(finished_at))
-            )
+        for seq, handler, attempt, error, duration, finished_at, replica in rows:
+            found.setdefault(seq, []).append(Outcome(
+                handler, attempt, error, duration, datetime.fromisoformat(finished_at), replica
+            ))
     return {seq: tuple(outcomes) for seq, outcomes in found.items()}
 
 

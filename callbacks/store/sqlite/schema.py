@@ -4,7 +4,8 @@ Tables: ``events`` (the log; ``seq`` is the arrival order, AUTOINCREMENT so a po
 reused after pruning), ``outcomes`` (one row per handler run), ``lanes`` (one row per call: does
 it have work, who holds it until when, not before when), ``replays`` (one row per replay run
 of an event, deleted with it), ``requests`` (one row per REST request of a handler run, deleted
-with its event). The lane of events outside a call is the empty string.
+with its event). Outcomes name the replica that ran them. The lane of events outside a call is
+the empty string.
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         """CREATE TRIGGER events_pruned_requests AFTER DELETE ON events
             BEGIN DELETE FROM requests WHERE seq = OLD.seq; END""",
+    ),
+    (
+        # Outcomes name the replica that ran them. Dead and failed events get an index of their
+        # own, for the console's dead list and the status filter of `callbacks calls list`: an
+        # event is appended pending, so neither index costs the receiver anything; only the
+        # dispatcher writes them, and only for the few events that fail.
+        "ALTER TABLE outcomes ADD COLUMN replica TEXT",
+        "CREATE INDEX events_dead ON events(seq) WHERE status = 'dead'",
+        "CREATE INDEX events_failed ON events(seq) WHERE status = 'failed'",
     ),
 )
 """Migration n brings ``PRAGMA user_version`` from n to n + 1."""

@@ -27,6 +27,7 @@ from callbacks.store.base import (
     StoreError,
 )
 from callbacks.store.records import maybe_utf8_text, utf8_text
+from callbacks.store.sqlite.calls import SQLiteCalls
 from callbacks.store.sqlite.checkpoint import Checkpointer
 from callbacks.store.sqlite.queries import SQLiteQueries
 from callbacks.store.sqlite.replays import SQLiteReplays
@@ -54,7 +55,7 @@ T = TypeVar("T")
 _INSERT_EVENT = """INSERT INTO events (identity, type, full_type, dialect, lane,
     operation_context, sequence, event_time, received_at, path_context, raw)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (identity) DO NOTHING"""
-_CLAIMABLE = """SELECT lane FROM lanes WHERE ready = 1
+_CLAIMABLE = """SELECT lane, owner FROM lanes WHERE ready = 1
     AND (owner IS NULL OR expires_at < ?1) AND (not_before IS NULL OR not_before <= ?1)
     ORDER BY ready_at LIMIT ?2"""
 _RELEASE = f"""UPDATE lanes SET owner = NULL, expires_at = NULL, not_before = ?, ready_at = ?,
@@ -68,7 +69,7 @@ _NEXT = f"""SELECT seq, identity, lane, raw, path_context, received_at, status, 
 then the dispatcher's hot path needs no second query."""
 
 
-class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, EventStore):
+class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, SQLiteCalls, EventStore):
     """The event log in one SQLite file (or ``:memory:``, for tests and demos)."""
 
     def __init__(
@@ -260,13 +261,16 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, EventStore):
 
         def claim(conn: sqlite3.Connection) -> list[Claim]:
             now = time.time()
-            lanes = [row[0] for row in conn.execute(_CLAIMABLE, (now, limit)).fetchall()]
+            rows = conn.execute(_CLAIMABLE, (now, limit)).fetchall()
             expires = now + lease
             conn.executemany(
                 "UPDATE lanes SET owner = ?, expires_at = ?, not_before = NULL WHERE lane = ?",
-                [(owner, expires, lane) for lane in lanes],
+                [(owner, expires, lane) for lane, _ in rows],
             )
-            return [Claim(call_of(lane), owner, expires) for lane in lanes]
+            return [
+                Claim(call_of(lane), owner, expires, held if held not in (None, owner) else None)
+                for lane, held in rows
+            ]
 
         return await self._write(claim)
 
@@ -308,6 +312,7 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, EventStore):
                 maybe_utf8_text(o.error),
                 o.duration,
                 iso(o.finished_at),
+                maybe_utf8_text(o.replica),
             )
             for o in outcomes
         ]
@@ -315,7 +320,7 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, EventStore):
         def finish(conn: sqlite3.Connection) -> None:
             if conn.execute(_FINISH, (status.value, seq, owner)).rowcount == 0:
                 raise ClaimLost(f"event {seq} is gone or its call is no longer held by {owner}")
-            conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
         await self._write(finish)
 

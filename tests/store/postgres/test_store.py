@@ -18,6 +18,7 @@ from callbacks.store.postgres.schema import SCHEMA_VERSION
 from tests.support.log_bodies import ga_element, ga_events
 from tests.support.postgres import POSTGRES_URL, admin, fresh_schema, needs_postgres, with_options
 from tests.support.store_contract import StoreContract, ok
+from tests.support.store_contract_calls import StoreCallsContract
 from tests.support.store_contract_queries import StoreQueriesContract
 from tests.support.store_contract_replays import StoreReplaysContract
 from tests.support.store_contract_requests import StoreRequestsContract
@@ -39,7 +40,7 @@ def make_store(schema: str) -> MakeStore:
 
 
 class TestPostgresStore(StoreContract, StoreQueriesContract, StoreReplaysContract,
-                      StoreRequestsContract):
+                      StoreRequestsContract, StoreCallsContract):
     """The whole contract against PostgreSQL."""
 
 

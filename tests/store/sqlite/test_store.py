@@ -28,6 +28,7 @@ from callbacks.store.sqlite.schema import open_connections
 from callbacks.store.sqlite.writer import wait_unlocked
 from tests.support.log_bodies import ga_element, ga_events
 from tests.support.store_contract import StoreContract
+from tests.support.store_contract_calls import StoreCallsContract
 from tests.support.store_contract_queries import StoreQueriesContract
 from tests.support.store_contract_replays import StoreReplaysContract
 from tests.support.store_contract_requests import StoreRequestsContract
@@ -40,7 +41,7 @@ def make_store(tmp_path: Path) -> Callable[[], EventStore]:
 
 
 class TestSQLiteStore(StoreContract, StoreQueriesContract, StoreReplaysContract,
-                      StoreRequestsContract):
+                      StoreRequestsContract, StoreCallsContract):
     """The whole contract against a SQLite file."""
 
 
@@ -365,6 +366,9 @@ async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: P
         await store.append(ga_events("c", 1, 2, 3), None)
     _with_statuses(path, {"c/1": "done", "c/2": "dead"})
     with sqlite3.connect(path) as conn:  # as version 2 left it
+        conn.execute("DROP INDEX events_dead")
+        conn.execute("DROP INDEX events_failed")
+        conn.execute("ALTER TABLE outcomes DROP COLUMN replica")
         conn.execute("DROP TRIGGER events_pruned_requests")
         conn.execute("DROP TABLE requests")
         conn.execute("DROP INDEX events_finished")
@@ -379,8 +383,8 @@ async def test_a_log_of_schema_version_2_is_upgraded_with_its_events(tmp_path: P
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
             " AND name NOT LIKE 'sqlite_autoindex%'"
         )}
-        assert indexes == {"events_unfinished", "events_finished"}
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert indexes == {"events_unfinished", "events_finished", "events_dead", "events_failed"}
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def _open_at_once(path: str, barrier: Any, results: Any) -> None:
