@@ -5,10 +5,10 @@ configuration (a :class:`~callbacks.config.ServeConfig` as JSON) from the first 
 input, loads the same plugins, opens the same log and runs a
 :class:`~callbacks.dispatch.dispatcher.Dispatcher` on it. Each further input line is a JSON list of
 call ids with new events; end of input means stop (the server is stopping, or gone), like a
-dispatcher stops: running handlers finish or are released. Every second it writes a snapshot of its
-metrics to standard output. It ignores SIGINT and SIGTERM (the server stops it), and moves both
-pipes out of its handlers' reach: their standard input is /dev/null and their output goes to
-standard error, where the logs go, shared with the server.
+dispatcher stops: running handlers finish or are released. Once its dispatcher runs, and then every
+second, it writes a snapshot of its metrics to standard output. It ignores SIGINT and SIGTERM (the
+server stops it), and moves both pipes out of its handlers' reach: their standard input is
+/dev/null and their output goes to standard error, where the logs go, shared with the server.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ async def _listen(
 
 
 async def _report(metrics: Metrics, out: asyncio.WriteTransport) -> None:
+    """A snapshot at once (the server's readiness waits for it), then every second."""
     while not out.is_closing():
-        await asyncio.sleep(REPORT_INTERVAL)
         out.write(json.dumps(metrics.snapshot()).encode() + b"\n")
+        await asyncio.sleep(REPORT_INTERVAL)
 
 
 def _private_streams() -> tuple[BinaryIO, BinaryIO]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -14,11 +15,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 
 from callbacks.config import ServeConfig
+from callbacks.dispatch.process import CHILD_MODULE, DispatchProcess
 from tests.support.postgres import POSTGRES_URL, admin, needs_postgres, with_options
 from tests.support.samples import sample_json
 from tests.support.servers import ROOT, free_port, read_records, start_cli, stop, wait_until_ready
@@ -284,21 +287,16 @@ def test_ctrl_c_to_the_whole_group_stops_the_server_first_and_starts_no_new_chil
     assert process.returncode == 130, output  # a clean stop, reported as Ctrl-C's, as usual
     assert "Application shutdown complete" in output
     assert "starting it again" not in output
-    assert output.count("dispatcher process") == 1, output  # started once, never again
+    assert len(_children_seen(output)) == 1, output  # started once, never again
     assert not _alive(child)
 
 
-async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_reports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Paused once the child reports (its loop runs, and its checkpointer with it); resumed
-    when the child's loop stops (SIGSTOP here, a handler blocking it in real life) and when the
-    child is gone."""
-    from callbacks.dispatch.process import CHECKPOINT_HANDOVER, CHILD_MODULE, DispatchProcess
+def _intake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DispatchProcess:
+    """The receiving side of ``--dispatch process`` in this process (a child restarts after
+    30 s), the recording plugin its handler."""
     from callbacks.plugins.loader import load_enabled
     from callbacks.server.metrics import Metrics
     from callbacks.service import build_dispatcher
-    from callbacks.store.sqlite.store import SQLiteStore
 
     monkeypatch.setenv("CALLBACKS_TEST_RECORD", str(tmp_path / "record.jsonl"))
     config = ServeConfig(
@@ -307,27 +305,68 @@ async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_repo
     )
     metrics = Metrics()
     plugins = load_enabled(config.handlers, config.config_file)
-    intake = DispatchProcess(
+    return DispatchProcess(
         build_dispatcher(config, plugins, metrics, None, None, concurrency=0), config.to_json(),
-        metrics,
-        restart_delay=30,
+        metrics, restart_delay=30,
     )
+
+
+def dispatch_children() -> list[int]:
+    return [
+        pid for pid in _children(os.getpid())
+        if CHILD_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+async def eventually(condition: Callable[[], Any], within: float = 15.0) -> bool:
+    """Whether ``condition()`` (or the awaitable it returns) comes true within ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_the_receiver_is_ready_once_its_child_dispatches_and_stays_ready_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child whose plugin takes 2 s to import: the log is ready long before the server says
+    so. A child that dies later does not change readiness (events wait in the log for the
+    next one)."""
+    monkeypatch.setenv("CALLBACKS_TEST_CHILD_IMPORT_DELAY", "2")
+    intake = _intake(tmp_path, monkeypatch)
+    await intake.start()
+    try:
+        started = time.monotonic()
+        assert await intake.store.ready()
+        assert not await intake.ready()
+        assert await eventually(intake.ready)
+        assert time.monotonic() - started > 1.5  # not before the child ran
+        (child,) = dispatch_children()
+        os.kill(child, signal.SIGKILL)
+        assert await eventually(lambda: not _alive(child))
+        await asyncio.sleep(0.2)
+        assert await intake.ready()
+    finally:
+        await intake.stop()
+
+
+async def test_the_receiver_leaves_checkpoints_to_its_child_while_the_child_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paused once the child reports (its loop runs, and its checkpointer with it); resumed
+    when the child's loop stops (SIGSTOP here, a handler blocking it in real life) and when the
+    child is gone."""
+    from callbacks.dispatch.process import CHECKPOINT_HANDOVER
+    from callbacks.store.sqlite.store import SQLiteStore
+
+    intake = _intake(tmp_path, monkeypatch)
     store = intake.store
     assert isinstance(store, SQLiteStore)
-
-    def dispatch_children() -> list[int]:
-        return [
-            pid for pid in _children(os.getpid())
-            if CHILD_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
-
-    async def eventually(condition: Callable[[], bool], within: float = 15.0) -> bool:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            await asyncio.sleep(0.05)
-        return False
 
     assert not store.checkpoints_paused
     await intake.start()
