@@ -2,15 +2,20 @@
 
 :class:`Dispatcher` is the :class:`~callbacks.server.intake.Intake` the endpoint uses with an event
 log: ``submit`` returns after the commit, then wakes the dispatch loop. The loop claims calls with
-work (a lease per call, so PostgreSQL replicas can share a log), up to ``concurrency`` at once, and
-runs one worker per claimed call. A worker takes the call's unfinished events in log order and
-hands each to :class:`~callbacks.dispatch.runner.EventRunner`, which runs the handlers it is still
-owed and records the outcome:
+work (a lease per call, so PostgreSQL replicas can share a log) and runs one worker per claimed
+call, at most ``concurrency`` of them running handlers at once. A worker takes the call's
+unfinished events in log order and hands each to :class:`~callbacks.dispatch.runner.EventRunner`,
+which runs the handlers it is still owed and records the outcome:
 
 - all succeed -> ``done``; the worker moves on to the call's next event;
 - some fail -> ``failed``: the call is released with a backoff (its later events wait, other
   calls do not), and on the next claim only the failed handlers run again;
 - still failing after ``max_attempts`` runs -> ``dead``, and the call's later events proceed.
+
+A drained worker keeps its call for ``linger`` seconds, waiting for the call's next event:
+under load that saves a claim, a release and a fruitless read per event. A lingering worker runs
+nothing, so it holds no slot of ``concurrency``; at most :data:`HELD_PER_SLOT` times as many calls
+are held, and when that many are, the lingering workers give theirs back.
 
 Delivery is at least once: a run cut short by a crash or a shutdown timeout is run again.
 Handlers make that safe with the REST client's deterministic repeatability ids.
@@ -38,6 +43,11 @@ from callbacks.store.records import Receipt
 __all__ = ["DISPATCH_HANDLER", "DispatchConfig", "Dispatcher", "default_owner"]
 
 log = logging.getLogger("callbacks.dispatch")
+
+HELD_PER_SLOT = 4
+"""Calls held at most per slot of ``concurrency``, lingering workers included. With 100 calls
+of one event every 0.33 s each and 64 slots, lingering workers that held slots gave their calls
+back at every event: a claim and a release per event (bench/reaction.py)."""
 
 
 class Dispatcher:
@@ -72,7 +82,10 @@ class Dispatcher:
         # A drained worker keeps its claim for ``linger`` seconds, woken by this call's new
         # events: under load that saves a claim, a release and a fruitless read per event.
         self._call_wakes: dict[str | None, _Doorbell] = {}
-        self._evicting = False  # every slot is taken: lingering workers give theirs back
+        self._lingering: set[str | None] = set()  # their workers wait for more, running nothing
+        self._slots = asyncio.Semaphore(max(self.config.concurrency, 1))  # held while running
+        self._evicting = False  # as many calls held as allowed: lingering workers give theirs
+        self._starved = False  # the last look for work had no free slot, or filled them all
         self._running: set[asyncio.Task[None]] = set()  # workers still releasing included
         self._timers: list[asyncio.TimerHandle] = []
         self._loop_task: asyncio.Task[None] | None = None
@@ -201,10 +214,13 @@ class Dispatcher:
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            free = self.config.concurrency - len(self._workers)
-            if free <= 0:
+            held = len(self._workers)
+            room = self.config.concurrency * HELD_PER_SLOT - held
+            free = min(self.config.concurrency - (held - len(self._lingering)), room)
+            self._starved = free <= 0
+            if room <= 0:
                 self._evict()
-            else:
+            elif free > 0:
                 self._evicting = False
                 asked = time.monotonic()  # the database starts the lease after this
                 try:
@@ -215,6 +231,7 @@ class Dispatcher:
                 except Exception:  # a bug here must not end dispatching for good
                     log.exception("claiming calls failed")
                     claims = []
+                self._starved = len(claims) == free
                 for claim in claims:
                     if claim.previous is not None:
                         _log_takeover(claim.call_id, claim.previous, self.owner)
@@ -274,6 +291,8 @@ class Dispatcher:
         """Run the call's events in log order until none is left, one needs a backoff (its
         not-before time is returned), or the dispatcher stops."""
         call_wake = self._call_wakes[call_id] = _Doorbell()
+        await self._slots.acquire()
+        running = True
         try:
             while not self._stopping:
                 call_wake.rung = False
@@ -285,24 +304,39 @@ class Dispatcher:
                     if delay is not None:
                         self._wake_later(delay)
                         return time.time() + delay
-                if len(batch) < self.config.batch and not await self._linger(call_wake):
-                    return None  # nothing more when read; release() checks again atomically
+                if len(batch) < self.config.batch:
+                    self._slots.release()
+                    running = False
+                    if not await self._linger(call_id, call_wake):
+                        return None  # nothing more when read; release() checks again atomically
+                    await self._slots.acquire()
+                    running = True
             return None
         finally:
+            if running:
+                self._slots.release()
             if self._call_wakes.get(call_id) is call_wake:
                 del self._call_wakes[call_id]
 
-    async def _linger(self, call_wake: _Doorbell) -> bool:
-        """Wait a little for more of this call's events; False to give the call back."""
+    async def _linger(self, call_id: str | None, call_wake: _Doorbell) -> bool:
+        """Wait a little for more of this call's events, holding no slot; False to give the
+        call back."""
         if call_wake.rung:
             return True
         if self._evicting or self.config.linger <= 0:
             return False
-        await call_wake.wait(self.config.linger)
+        self._lingering.add(call_id)
+        if self._starved:
+            self._wake.set()  # work may wait for the slot this worker just gave up
+        try:
+            await call_wake.wait(self.config.linger)
+        finally:
+            self._lingering.discard(call_id)
         return call_wake.rung and not self._stopping
 
     def _evict(self) -> None:
-        """Lingering workers give their calls back (every slot is taken, or we stop)."""
+        """Lingering workers give their calls back (as many calls are held as allowed, or we
+        stop)."""
         self._evicting = True
         for call_wake in self._call_wakes.values():
             call_wake.answer()

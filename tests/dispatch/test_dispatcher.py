@@ -19,7 +19,12 @@ from callbacks import FileSource
 from callbacks.client.automation import CallAutomationClient
 from callbacks.client.retry import RetryPolicy
 from callbacks.context import Context, context_factory
-from callbacks.dispatch.dispatcher import DISPATCH_HANDLER, DispatchConfig, Dispatcher
+from callbacks.dispatch.dispatcher import (
+    DISPATCH_HANDLER,
+    HELD_PER_SLOT,
+    DispatchConfig,
+    Dispatcher,
+)
 from callbacks.errors import PermanentError
 from callbacks.events import Event
 from callbacks.routing import Router
@@ -110,9 +115,11 @@ async def test_concurrency_is_bounded(run: Callable[..., Any]) -> None:
     assert peak[0] == 2
 
 
-async def test_a_lingering_worker_gives_its_slot_back_once_every_slot_is_taken(
+async def test_a_lingering_worker_holds_no_slot_and_keeps_its_call(
     run: Callable[..., Any],
 ) -> None:
+    """Two slots: a's drained worker lingers, b's blocks; d still runs at once, and a's next
+    event goes to a's lingering worker: no second claim of a."""
     handled: dict[str, float] = {}
     gate = asyncio.Event()
     router = Router()
@@ -123,20 +130,85 @@ async def test_a_lingering_worker_gives_its_slot_back_once_every_slot_is_taken(
             await gate.wait()
         handled[event.identity] = time.monotonic()
 
-    # Two slots; a drained worker would keep its call for 5 s waiting for more of its events.
     dispatcher = await run(router, DispatchConfig(concurrency=2, linger=5, poll_interval=0.05))
+    claims: list[str | None] = []
+    claim_calls = dispatcher.store.claim_calls
+
+    async def counted(owner: str, limit: int, lease: float) -> Any:
+        found = await claim_calls(owner, limit, lease)
+        claims.extend(claim.call_id for claim in found)
+        return found
+
+    dispatcher.store.claim_calls = counted
     await dispatcher.submit(ga_events("a", 1), None)
     await wait_until(lambda: "a/1" in handled)
-    await asyncio.sleep(0.05)  # a's worker lingers in one slot
-    await dispatcher.submit(ga_events("b", 1), None)  # b's takes the other, and blocks
+    await asyncio.sleep(0.05)  # a's worker lingers
+    await dispatcher.submit(ga_events("b", 1), None)  # b's runs, and blocks
     await asyncio.sleep(0.1)
     sent = time.monotonic()
     await dispatcher.submit(ga_events("d", 1), None)
+    await dispatcher.submit(ga_events("a", 2), None)
     try:
-        await wait_until(lambda: "d/1" in handled, within=2)
+        await wait_until(lambda: "d/1" in handled and "a/2" in handled, within=2)
     finally:
         gate.set()
-    assert handled["d/1"] - sent < 1
+    assert handled["d/1"] - sent < 1 and handled["a/2"] - sent < 1
+    assert claims == ["a", "b", "d"]
+
+
+async def test_a_lingering_worker_woken_waits_for_a_slot(run: Callable[..., Any]) -> None:
+    """One slot: while b's handler runs, a's lingering worker learns of a/2 but runs it only
+    once b's handler has returned."""
+    handled: list[str] = []
+    gate = asyncio.Event()
+    running: set[str] = set()
+    peak = [0]
+    router = Router()
+
+    @router.on("*")
+    async def note(event: Event, ctx: Context) -> None:
+        running.add(event.identity)
+        peak[0] = max(peak[0], len(running))
+        if event.call_id == "b":
+            await gate.wait()
+        running.discard(event.identity)
+        handled.append(event.identity)
+
+    dispatcher = await run(router, DispatchConfig(concurrency=1, linger=5, poll_interval=0.05))
+    await dispatcher.submit(ga_events("a", 1), None)
+    await wait_until(lambda: handled == ["a/1"])
+    await asyncio.sleep(0.05)  # a's worker lingers, holding no slot
+    await dispatcher.submit(ga_events("b", 1), None)
+    await wait_until(lambda: running == {"b/1"})
+    await dispatcher.submit(ga_events("a", 2), None)
+    await asyncio.sleep(0.2)
+    assert handled == ["a/1"]  # a/2 waits for the slot b holds
+    gate.set()
+    await wait_until(lambda: handled == ["a/1", "b/1", "a/2"], within=2)
+    assert peak[0] == 1
+
+
+async def test_lingering_workers_give_their_calls_back_once_as_many_as_allowed_are_held(
+    run: Callable[..., Any],
+) -> None:
+    """One slot holds at most HELD_PER_SLOT calls: with that many lingering, a new call's
+    event is still handled at once (the lingering ones give theirs back)."""
+    handled: dict[str, float] = {}
+    router = Router()
+
+    @router.on("*")
+    async def note(event: Event, ctx: Context) -> None:
+        handled[event.identity] = time.monotonic()
+
+    dispatcher = await run(router, DispatchConfig(concurrency=1, linger=30, poll_interval=5))
+    for n in range(HELD_PER_SLOT):
+        await dispatcher.submit(ga_events(f"c{n}", 1), None)
+        await wait_until(lambda n=n: f"c{n}/1" in handled)  # type: ignore[misc]
+    await asyncio.sleep(0.05)  # all of them linger
+    sent = time.monotonic()
+    await dispatcher.submit(ga_events("new", 1), None)
+    await wait_until(lambda: "new/1" in handled, within=2)
+    assert handled["new/1"] - sent < 1
 
 
 async def test_a_lingering_worker_is_woken_when_the_log_had_to_escape_its_call_id(
