@@ -1,9 +1,11 @@
 """Ingest benchmark: the ceiling, our durable receiver, and a naive receiver, in one run.
 
-    python bench/ingest.py [--duration 10] [--soak 60] [--log-level warning] [--json results.json]
+    python bench/ingest.py [--duration 10] [--soak 60] [--log-level info] [--json results.json]
 
 Needs wrk (Debian: ``apt-get install wrk``). Each server runs as its own process under
-uvicorn with uvloop and httptools; wrk posts ~1.5 KB GA events (unique ids, 64 calls) over 64
+uvicorn with uvloop and httptools (ours with ``callbacks serve``'s defaults, at the default log
+level, as users run it); after a 2 s warm-up, ``wrk -t1 -c64`` (one thread: the load generator
+takes one core's share, not two) posts ~1.5 KB GA events (unique ids, 64 calls) over 64
 connections, single events and 10-event arrays. Reported per run: requests/s, events/s, ack
 latency p50/p99, peak RSS, and the CPU time per request of the server (all its processes and
 threads) and of wrk itself; for ours also dispatch lag (receipt to handler start, p50/p99, read
@@ -151,6 +153,10 @@ def _status_kib(pid: int, key: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+WRK_THREADS = 1
+"""``wrk -t1``: one load-generating thread, as the figures of docs/performance.md are taken."""
+
+
 def wrk(
     server: Server, seconds: float, batch: int, *, delay_ms: float = 0
 ) -> dict[str, Any]:
@@ -162,7 +168,7 @@ def wrk(
     server_cpu = server.cpu_seconds()
     wrk_cpu = _children_cpu()
     result = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{int(seconds)}s", "--latency", "-s", str(LUA),
+        ["wrk", f"-t{WRK_THREADS}", "-c64", f"-d{int(seconds)}s", "--latency", "-s", str(LUA),
          f"http://127.0.0.1:{port}"],
         env=env, capture_output=True, text=True, check=True,
     )
@@ -255,8 +261,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--soak", type=float, default=60)
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--log-level", default="warning",
-                        help="of our servers (the default, info, logs a line per handled event)")
+    parser.add_argument("--log-level", default="info",
+                        help="of our servers (default: serve's own, info)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)

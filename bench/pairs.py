@@ -5,8 +5,9 @@
 On a noisy machine one long run of each server compares two moments as much as two servers; runs
 taken in turns, each ratio computed within its round, show whether a difference survives the
 noise. The servers are those of ``bench/ingest.py`` (same commands, ports and event bodies;
-needs wrk). Each round starts every server afresh on an empty log, warms it up for 2 s, then runs
-``wrk -t2 -c64`` for ``--duration`` seconds. Printed per run: requests/s, ack p99, and the CPU
+needs wrk), ours with serve's defaults, its default log level included. Each round starts every
+server afresh on an empty log, warms it up for 2 s, then runs ``wrk -t1 -c64`` for
+``--duration`` seconds. Printed per run: requests/s, ack p99, and the CPU
 time per request of each of the server's processes (for ``ours``: the receiver, then the
 dispatching child) and of wrk; then, per server, the runs and their ratios to the first server's
 run of the same round.
@@ -33,6 +34,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--duration", type=float, default=8)
     parser.add_argument("--batch", type=int, default=1, help="events per request")
+    parser.add_argument("--log-level", default="info",
+                        help="of our servers (default: serve's own, info)")
     args = parser.parse_args()
     names = [name.strip() for name in args.servers.split(",") if name.strip()]
     unknown = [name for name in names if name not in NAMES]
@@ -49,7 +52,7 @@ def main() -> int:
         for round_ in range(args.rounds):
             workdir = Path(tmp) / str(round_)
             workdir.mkdir()
-            round_servers = servers(workdir, "warning")  # new ports every round
+            round_servers = servers(workdir, args.log_level)  # new ports every round
             for name in names:
                 server = round_servers[name]
                 try:
