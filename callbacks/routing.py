@@ -13,6 +13,7 @@ No I/O: the router matches and calls; the dispatcher decides when and records ou
 from __future__ import annotations
 
 import fnmatch
+import functools
 import inspect
 import logging
 import time
@@ -52,7 +53,10 @@ def _compile(matcher: Matcher, what: str) -> Callable[[str | None], bool] | None
 
 
 def qualified_name(func: Callable[..., Any]) -> str:
-    """``module.qualname`` of a handler: stable across restarts, used in outcomes and ids."""
+    """``module.qualname`` of a handler: stable across restarts, used in outcomes and ids. A
+    ``functools.partial`` is named by the function it wraps (its repr holds an address)."""
+    while isinstance(func, functools.partial):
+        func = func.func
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
 
 

@@ -239,6 +239,38 @@ async def test_each_handler_gets_the_context_made_for_its_route_and_the_event() 
     assert all(o.ok and 0 <= o.duration < 1 for o in outcomes)
 
 
+def test_a_full_microsoft_name_is_its_short_name_and_its_model() -> None:
+    router = Router()
+
+    async def handle(event: Event, ctx: object) -> None:
+        return None
+
+    modelled = router.add(handle, "Microsoft.Communication.PlayAudioResult")
+    unmodelled = router.add(handle, "Microsoft.Communication.TeleportStarted")
+    assert (modelled.event_type, modelled.event_class) == ("PlayAudioResult", PlayAudioResult)
+    assert (unmodelled.event_type, unmodelled.event_class) == ("TeleportStarted", None)
+
+
+def test_a_partial_is_named_by_the_function_it_wraps_the_same_in_every_process() -> None:
+    async def handle(event: Event, ctx: object, greeting: str = "") -> None:
+        return None
+
+    route = Router().add(functools.partial(handle, greeting="hi"), "*")
+    assert route.name == qualified_name(handle) == f"{__name__}.{handle.__qualname__}"
+
+
+async def test_a_failed_run_keeps_what_the_handler_raised() -> None:
+    router, raised = Router(), ValueError("no such call")
+
+    async def broken(event: Event, ctx: object) -> None:
+        raise raised
+
+    router.add(broken, "*")
+    [outcome] = await router.dispatch(connected(), lambda route: object())
+    assert outcome.exception is raised and not outcome.ok
+    assert outcome.error == "ValueError: no such call"
+
+
 def test_named_routes_of_distinct_handlers_keep_their_names() -> None:
     router = Router()
 
