@@ -27,6 +27,23 @@ def request(
 class StoreRequestsContract:
     """The requests of handler runs, shared by every :class:`EventStore`."""
 
+    async def test_a_run_after_next_events_sees_the_requests_it_and_earlier_runs_made(
+        self, store: EventStore
+    ) -> None:
+        """Reading an event that has no request yet must not hide the ones recorded next
+        (the SQLite store remembers which events it read without any)."""
+        await store.append(ga_events("c", 1, 2), None)
+        earlier = request("c/2", 0)
+        await store.record_request(earlier)
+        [claim] = await store.claim_calls("me", 1, 30)
+        assert [e.id for e in await store.next_events(claim.call_id, 10)] == ["c/1", "c/2"]
+        assert await store.requests_of("c/1", "h.play") == []
+        assert await store.requests_of("c/2", "h.play") == [earlier]
+        made = request("c/1", 0)
+        await store.record_request(made)
+        assert await store.requests_of("c/1", "h.play") == [made]
+        assert await store.requests_of("c/1") == [made]
+
     async def test_requests_are_kept_with_every_field(self, store: EventStore) -> None:
         await store.append(ga_events("c", 1), None)
         first = request("c/1", 0, answer=b'{"x": "\\u00e9"}')

@@ -63,10 +63,11 @@ _RELEASE = f"""UPDATE lanes SET owner = NULL, expires_at = NULL, not_before = ?,
 _FINISH = """UPDATE events SET status = ?, attempts = attempts + 1 WHERE seq = ?
     AND EXISTS (SELECT 1 FROM lanes WHERE lanes.lane = events.lane AND lanes.owner = ?)"""
 _NEXT = f"""SELECT seq, identity, lane, raw, path_context, received_at, status, attempts,
-    EXISTS (SELECT 1 FROM outcomes WHERE outcomes.seq = events.seq)
+    EXISTS (SELECT 1 FROM outcomes WHERE outcomes.seq = events.seq),
+    EXISTS (SELECT 1 FROM requests WHERE requests.seq = events.seq)
     FROM events WHERE lane = ? AND {UNFINISHED_SQL} ORDER BY seq LIMIT ?"""
-"""A call's unfinished events, and whether each has outcomes: most have none (never run), and
-then the dispatcher's hot path needs no second query."""
+"""A call's unfinished events, and whether each has outcomes and recorded REST requests: most
+have neither (never run), and then the dispatcher's hot path needs no second query."""
 
 
 class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, SQLiteCalls, EventStore):
@@ -89,6 +90,7 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, SQLiteCalls, Eve
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
         self._closed = False
+        self._without_requests = {}
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r}, synchronous={self.synchronous.value})"
@@ -296,6 +298,7 @@ class SQLiteStore(SQLiteQueries, SQLiteReplays, SQLiteRequests, SQLiteCalls, Eve
         def select(conn: sqlite3.Connection) -> list[PendingEvent]:
             rows = conn.execute(_NEXT, (lane_of(call_id), limit)).fetchall()
             outcomes = outcomes_by_seq(conn, [row[0] for row in rows if row[8]])
+            self._note_without_requests(row[1] for row in rows if not row[9])
             return [pending_event(row[:8], outcomes.get(row[0], ())) for row in rows]
 
         return await self._read(select)
