@@ -73,3 +73,23 @@ def test_an_unknown_event_reads_its_result_when_it_has_a_valid_one(
     [event] = parse_events(json.dumps(element).encode())
     assert isinstance(event, UnknownEvent)
     assert (event.result_code, event.result_subcode) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "call_id", "context"),
+    [
+        ({"callConnectionId": "c-1", "operationContext": "menu"}, "c-1", "menu"),
+        ({"CallLegId": "leg-1", "OperationContext": "greet"}, "leg-1", "greet"),
+        ({"callConnectionId": 42, "callLegId": "leg-2", "operationContext": ["x"]}, "leg-2", None),
+        ({"callConnectionId": "", "operationContext": ""}, None, None),
+        ({"callConnectionId": {"id": "c-1"}}, None, None),
+    ],
+)
+def test_an_unknown_event_reads_only_non_empty_strings_as_call_id_and_context(
+    data: dict[str, Any], call_id: str | None, context: str | None
+) -> None:
+    element = {"id": "u-2", "type": "Microsoft.Communication.CallTeleported", "specversion": "1.0",
+               "data": data}  # fmt: skip
+    [event] = parse_events(json.dumps(element).encode())
+    assert isinstance(event, UnknownEvent)
+    assert (event.call_id, event.operation_context) == (call_id, context)
