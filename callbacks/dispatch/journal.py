@@ -10,10 +10,14 @@ answered from the record instead of being sent again.
 What remains: a crash between the service's answer and the record's commit sends that request
 once more on the re-run. For the operations the service de-duplicates the repeatability pair
 covers that too; for a play or a recognize, the caller may hear the prompt start again.
+
+An answer is kept with the value of every ``secret`` query parameter masked: the service echoes
+the ``callbackUri`` of a call it creates or answers, and the receiver's secret is in its query.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +25,15 @@ from callbacks.client.pipeline import RequestJournal, SentRequest
 from callbacks.events.base import Event
 from callbacks.store.base import EventStore
 from callbacks.store.requests import RequestRecord
+
+# ``secret=`` after ``?`` or ``&`` (or JSON's ``\u0026``), then its value: up to the next
+# parameter, fragment or end of the JSON string (a ``\/`` is JSON's escape of ``/``).
+_SECRET_VALUE = re.compile(rb"((?:[?&]|\\u0026)secret=)(?:\\/|[^&#\"\\\s])*", re.IGNORECASE)
+
+
+def masked(answer: bytes) -> bytes:
+    """``answer`` with the value of every ``secret`` query parameter in it replaced by ``***``."""
+    return _SECRET_VALUE.sub(rb"\1***", answer)
 
 
 class LogJournal:
@@ -70,7 +83,7 @@ class LogJournal:
             duration=request.duration,
             sent_at=datetime.now(UTC) - timedelta(seconds=request.duration),
             repeatability_id=request.repeatability_id, error_code=request.error_code,
-            answer=request.answer if request.completed else None, replica=self._replica,
+            answer=masked(request.answer) if request.completed else None, replica=self._replica,
         ))
 
 

@@ -164,3 +164,39 @@ async def test_the_repeatability_pair_is_the_same_in_every_run(store: EventStore
     for name in ("repeatability-request-id", "repeatability-first-sent"):
         assert first.headers[name] == second.headers[name]
     assert first.headers["repeatability-first-sent"] == "Mon, 06 May 2024 07:08:09 GMT"
+
+
+async def test_a_recorded_answer_keeps_no_callback_secret(store: EventStore) -> None:
+    # The service echoes the callbackUri of a call it answers; its query holds the secret.
+    class Answering(Service):
+        def __call__(self, request: httpx2.Request) -> httpx2.Response:
+            self.requests.append(request)
+            uri = json.loads(request.content)["callbackUri"]
+            # the URL twice: as is, and as a JSON encoder that escapes "&" and "/" writes it
+            escaped = uri.replace("&", "\\u0026").replace("/", "\\/")
+            body = f'{{"callConnectionId": "c2", "callbackUri": "{uri}", "escaped": "{escaped}"}}'
+            return httpx2.Response(200, content=body.encode())
+
+    router = Router()
+    seen: list[str | None] = []
+
+    @router.on("PlayCompleted")
+    async def answering_handler(event: Event, ctx: Context) -> None:
+        result = await ctx.client.answer_call(
+            "incoming", callback_url="https://me.example/api/callbacks?a=1&secret=s3/cr3t&b=2"
+        )
+        seen.append(result.callback_uri)
+
+    service = Answering()
+    assert await run(store, service, router, 1) == [None]
+    assert await run(store, service, router, 2) == [None]
+    assert len(service.requests) == 1  # the second run was answered from the log
+    (record,) = await store.requests_of("c/1")
+    assert record.answer is not None and b"s3" not in record.answer and b"cr3t" not in record.answer
+    answer = json.loads(record.answer)
+    assert answer["callbackUri"] == "https://me.example/api/callbacks?a=1&secret=***&b=2"
+    assert answer["escaped"] == answer["callbackUri"] and b"secret=***\\u0026b=2" in record.answer
+    # the run answered from the log sees the masked URL, the first one the service's
+    assert seen == [
+        "https://me.example/api/callbacks?a=1&secret=s3/cr3t&b=2", answer["callbackUri"]
+    ]
