@@ -31,7 +31,7 @@ from callbacks.emulator.errors import (
     ga_error_response,
 )
 from callbacks.emulator.journal import RequestRecord
-from callbacks.emulator.repeatability import request_id
+from callbacks.emulator.repeatability import first_sent, request_id
 from callbacks.emulator.signature import path_and_query, verify_request
 
 
@@ -139,7 +139,7 @@ async def serve(
 
         fingerprint = f"{request.method} {request.url.path.lower()} {content_hash(body)}"
         response, record.replayed = await emulator.repeatability.run(
-            key, fingerprint, execute, form.render
+            key, fingerprint, execute, form.render, first_sent(request.headers) if key else None
         )
     except EmulatorError as exc:
         if isinstance(exc, InjectedFault):

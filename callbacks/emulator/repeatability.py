@@ -1,10 +1,14 @@
-"""``Repeatability-Request-ID``: a repeated id gets the first answer again and no second action.
+"""The repeatability pair: a repeated request gets the first answer again and no second action.
 
-The first request with an id executes and its answer (status, body, content type) is kept; a
-request repeating the id, even while the first is still running, waits for and receives that
-same answer. Reusing an id for a different request (method, path or body) is a 409. Faulted
-and unauthenticated requests never reach this point, so they neither execute nor consume the id.
-``executions`` counts how many times each id's action ran, for tests to assert "once".
+As on the service, a request is repeated when it carries the same ``Repeatability-Request-ID``
+and the same ``Repeatability-First-Sent`` (the same instant, however it is written) as an
+earlier one. The first request with a pair executes and its answer (status, body, content type)
+is kept; a request repeating the pair, even while the first is still running, waits for and
+receives that same answer. Reusing a pair for a different request (method, path or body) is a
+409; the same id with another first-sent time is another request, and executes again. Faulted
+and unauthenticated requests never reach this point, so they neither execute nor consume a
+pair. ``executions`` counts how many times the action of each id ran, for tests to assert "once"
+(a client that sends a new first-sent time on a retry shows up as 2).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from starlette.datastructures import Headers
@@ -44,21 +49,29 @@ def request_id(headers: Headers) -> str | None:
     value = value.strip()
     if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
         raise BadRequest(f"Repeatability-Request-ID: expected 1 to {MAX_ID_LENGTH} characters")
-    first_sent = headers.get(FIRST_SENT)
-    if first_sent is not None:
-        try:
-            parsedate_to_datetime(first_sent)
-        except (TypeError, ValueError):
-            raise BadRequest("Repeatability-First-Sent: expected an RFC 1123 date") from None
+    first_sent(headers)
     return value
 
 
+def first_sent(headers: Headers) -> datetime | None:
+    """The request's ``Repeatability-First-Sent``, checked; ``BadRequest`` if malformed."""
+    value = headers.get(FIRST_SENT)
+    if value is None:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise BadRequest("Repeatability-First-Sent: expected an RFC 1123 date") from None
+
+
 class Repeatability:
-    """Answers kept per repeatability id (the oldest forgotten past ``capacity``)."""
+    """Answers kept per repeatability pair (the oldest forgotten past ``capacity``)."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._answers: OrderedDict[str, tuple[str, asyncio.Future[_Answer]]] = OrderedDict()
+        self._answers: OrderedDict[
+            tuple[str, datetime | None], tuple[str, asyncio.Future[_Answer]]
+        ] = OrderedDict()
         self.executions: Counter[str] = Counter()
 
     def clear(self) -> None:
@@ -72,14 +85,17 @@ class Repeatability:
         fingerprint: str,
         execute: Callable[[], Awaitable[Response]],
         render: Callable[[EmulatorError], Response] = error_response,
+        sent: datetime | None = None,
     ) -> tuple[Response, bool]:
-        """``execute()``'s answer, or the first answer for ``key``; and whether it was a replay.
+        """``execute()``'s answer, or the first answer for the pair (``key``, ``sent``: the
+        first-sent time); and whether it was a replay.
 
-        ``render`` turns an error of the first execution into the answer kept for ``key``.
+        ``render`` turns an error of the first execution into the answer kept for the pair.
         """
         if key is None:
             return await execute(), False
-        known = self._answers.get(key)
+        pair = (key, sent)
+        known = self._answers.get(pair)
         if known is not None:
             first_fingerprint, future = known
             if first_fingerprint != fingerprint:
@@ -89,7 +105,7 @@ class Repeatability:
                 )
             return (await asyncio.shield(future)).response(), True
         future = asyncio.get_running_loop().create_future()
-        self._answers[key] = (fingerprint, future)
+        self._answers[pair] = (fingerprint, future)
         while len(self._answers) > self._capacity:
             self._answers.popitem(last=False)
         self.executions[key] += 1
@@ -98,8 +114,8 @@ class Repeatability:
         except EmulatorError as exc:
             response = render(exc)
         except BaseException:
-            # nothing to replay: forget the id so a retry executes
-            self._answers.pop(key, None)
+            # nothing to replay: forget the pair so a retry executes
+            self._answers.pop(pair, None)
             future.cancel()
             raise
         answer = _Answer(response.status_code, bytes(response.body), response.media_type)

@@ -8,12 +8,11 @@ from email.utils import formatdate
 
 from tests.support.emulator_harness import ALICE, AUDIO, Env
 
+FIRST_SENT = formatdate(usegmt=True)
 
-def repeat_headers(request_id: str) -> dict[str, str]:
-    return {
-        "Repeatability-Request-ID": request_id,
-        "Repeatability-First-Sent": formatdate(usegmt=True),
-    }
+
+def repeat_headers(request_id: str, first_sent: str = FIRST_SENT) -> dict[str, str]:
+    return {"Repeatability-Request-ID": request_id, "Repeatability-First-Sent": first_sent}
 
 
 async def test_a_repeated_play_gets_the_same_answer_and_plays_once(env: Env) -> None:
@@ -46,6 +45,24 @@ async def test_a_repeated_create_call_creates_one_call(env: Env) -> None:
     ]
     assert {a.json()["callLegId"] for a in answers} == {answers[0].json()["callLegId"]}
     assert len(env.running.emulator.calls) == 1
+
+
+async def test_the_pair_is_the_key_an_id_sent_again_at_another_time_executes_again(
+    env: Env,
+) -> None:
+    request_id = str(uuid.uuid4())
+    body = {"targets": [ALICE], "callbackUri": env.receiver.callback_uri}
+    first = "Mon, 01 Jan 2024 00:00:00 GMT"
+    answers = [
+        await env.client.post("/calls", json=body, headers=repeat_headers(request_id, sent))
+        # the same instant written two ways is the same pair; a second later is another
+        for sent in (first, "Mon, 01 Jan 2024 00:00:00 +0000", "Mon, 01 Jan 2024 00:00:01 GMT")
+    ]
+    legs = [a.json()["callLegId"] for a in answers]
+    assert legs[0] == legs[1] != legs[2]
+    assert len(env.running.emulator.calls) == 2
+    assert env.running.emulator.repeatability.executions[request_id] == 2
+    assert [r.replayed for r in env.running.emulator.journal.requests][-3:] == [False, True, False]
 
 
 async def test_concurrent_repeats_execute_once(env: Env) -> None:
