@@ -29,6 +29,8 @@ from starlette.applications import Starlette
 
 from callbacks.client.automation import CallAutomationClient
 from callbacks.client.pipeline import DEFAULT_LIMITS
+from callbacks.client.versions import DEFAULT as DEFAULT_VERSION
+from callbacks.client.versions import is_ga
 from callbacks.config import ServeConfig
 from callbacks.context import context_factory
 from callbacks.dispatch.config import DispatchConfig
@@ -101,6 +103,17 @@ def serve_callback_url(
     if problems:
         raise ConfigError.combine(problems)
     return url
+
+
+def check_incoming_flows(plugins: LoadedPlugins, api_version: str) -> None:
+    """ConfigError if a flow of incoming calls (``ivr``) runs with a 2021 ``--api-version``:
+    answering a call is an operation of GA Call Automation, so every call would fail."""
+    incoming = sorted(name for name, flow in plugins.flows.items() if not flow.startable)
+    if incoming and not is_ga(api_version):
+        raise ConfigError(
+            f"handler plugins {', '.join(incoming)} answer incoming calls, which only GA Call "
+            f"Automation can: --api-version {api_version} is the 2021 API; leave it out (the "
+            f"default is {DEFAULT_VERSION}) or give a GA version", command="serve")
 
 
 def authenticator(config: ServeConfig) -> Authenticator:
@@ -215,6 +228,8 @@ def checked_parts(config: ServeConfig, found: Sequence[ConfigError] = ()) -> Par
     callback_url = checked(lambda: serve_callback_url(
         plugins or _loadable(config.handlers), config.connection_string, config.callback_url
     ))
+    if plugins is not None:
+        checked(lambda: check_incoming_flows(plugins, config.api_version))
     metrics = Metrics()
     client = auth = None
     if not problems:

@@ -129,3 +129,26 @@ def test_nothing_starts_the_ivr() -> None:
     )
     assert result.returncode == 2
     assert result.stderr == "callbacks call: error: handler plugin 'ivr' starts no flow\n"
+
+
+def test_serve_refuses_the_ivr_on_the_2021_api_in_one_line(tmp_path: Path) -> None:
+    # Answering is GA's: on the 2021 API every incoming call would fail until it is dead.
+    config = tmp_path / "ivr.toml"
+    config.write_text('[ivr.menus.main]\nprompt = "https://media.example/main.wav"\n'
+                      'options = [{ key = "1", action = "hangup", '
+                      'message = "https://media.example/bye.wav" }]\n')
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "callbacks"), "serve", "--secret", "s3cret",
+         "--handlers", "ivr", "--config", str(config), "--api-version", "2021-04-15-preview1",
+         "--connection-string", f"endpoint=http://127.0.0.1:9;accesskey={KEY}",
+         "--callback-url", "https://example.com/api/callbacks?secret=s3cret",
+         "--store", f"sqlite:///{tmp_path / 'log.db'}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "callbacks serve: error: handler plugins ivr answer incoming calls, which only GA Call "
+        "Automation can: --api-version 2021-04-15-preview1 is the 2021 API; leave it out (the "
+        "default is 2026-03-12) or give a GA version\n"
+    )
+    assert not (tmp_path / "log.db").exists()
