@@ -1,4 +1,4 @@
-"""Reading one large call from the SQLite log, and upgrading a log to schema version 3.
+"""Reading one large call from the SQLite log, and upgrading a log of schema version 2.
 
     python bench/calls.py [--events 100000] [--runs 3]
 
@@ -6,7 +6,8 @@ Logs ``--events`` ~1.5 KB GA events (``bench.postgres.element``), half of them i
 the rest over 32 others, with statuses done, dead, pending and failed in turn. Then:
 
 - the upgrade: a copy of the log is put back in the shape of schema version 2 (one index of every
-  event by call, ``events_by_lane``) and opened, which migrates it; the time of that open;
+  event by call, ``events_by_lane``; no requests table, replica column, dead or failed index)
+  and opened, which migrates it to the current version; the time of that open;
 - the big call read page by page (500 rows, keyset on seq, every column), with version 2's query
   on its index against version 3's merge of its two partial indexes (``select_events``): raw SQL
   on the same rows, so the two schemas are compared in one run;
@@ -62,8 +63,15 @@ async def fill(path: Path, count: int) -> None:
 
 
 def as_version_2(path: Path) -> None:
-    """Put the log's indexes back as schema version 2 had them."""
+    """Put the log back as schema version 2 had it: no requests table (4), no replica column
+    nor dead and failed indexes (5), and one lane index of every event instead of the finished
+    events' (3)."""
     with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX events_dead")
+        conn.execute("DROP INDEX events_failed")
+        conn.execute("ALTER TABLE outcomes DROP COLUMN replica")
+        conn.execute("DROP TRIGGER events_pruned_requests")
+        conn.execute("DROP TABLE requests")
         conn.execute("DROP INDEX events_finished")
         conn.execute("CREATE INDEX events_by_lane ON events(lane, seq)")
         conn.execute("PRAGMA user_version = 2")
