@@ -27,14 +27,18 @@ from callbacks.emulator.schemas import parse_body
 from callbacks.emulator.tones import parse_tones
 
 
-class _Who(BaseModel):
+class Who(BaseModel):
+    """A control request acting as one participant (the GA control routes share it)."""
+
     model_config = ConfigDict(extra="forbid")
 
     participant: str | None = None
     """A participant id, raw id, phone number or ACS user id; None: the first one that fits."""
 
 
-class _Tones(_Who):
+class Tones(Who):
+    """Tones a participant presses."""
+
     tones: list[str]
     """``"12#"`` or ``["tone1", "pound"]``, as wire names once validated."""
 
@@ -99,7 +103,7 @@ async def show_call(request: Request, emulator: Emulator) -> Response:
 async def press_tones(request: Request, emulator: Emulator) -> Response:
     """``POST /emulator/calls/{call_id}/tones`` ``{"tones", "participant"?}``."""
     call = emulator.call(request.path_params["call_id"])
-    body = parse_body(_Tones, await request.body())
+    body = parse_body(Tones, await request.body())
     participant = call.find(body.participant, LegState.CONNECTED)
     posted = call.press(participant, body.tones)
     return JSONResponse(
@@ -111,7 +115,7 @@ async def press_tones(request: Request, emulator: Emulator) -> Response:
 async def answer(request: Request, emulator: Emulator) -> Response:
     """``POST /emulator/calls/{call_id}/answer`` ``{"participant"?}``: a ringing callee picks up."""
     call = emulator.call(request.path_params["call_id"])
-    body = parse_body(_Who, await request.body(), allow_empty=True)
+    body = parse_body(Who, await request.body(), allow_empty=True)
     participant = call.find(body.participant, LegState.RINGING)
     call.answer(participant)
     return JSONResponse(call_json(call))
@@ -120,7 +124,7 @@ async def answer(request: Request, emulator: Emulator) -> Response:
 async def hang_up(request: Request, emulator: Emulator) -> Response:
     """``POST /emulator/calls/{call_id}/hangup`` ``{"participant"?}``: one callee, or everyone."""
     call = emulator.call(request.path_params["call_id"])
-    body = parse_body(_Who, await request.body(), allow_empty=True)
+    body = parse_body(Who, await request.body(), allow_empty=True)
     if body.participant is None:
         call.hang_up()
     else:

@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from callbacks.emulator.control import Tones, Who
 from callbacks.emulator.emulator import Emulator
 from callbacks.emulator.errors import EmulatorError, error_response
 from callbacks.emulator.ga import ringing
 from callbacks.emulator.ga.party import PartyState
 from callbacks.emulator.schemas import parse_body
-from callbacks.emulator.tones import parse_tones
 from callbacks.identifiers import Identifier
 
 
@@ -39,24 +39,7 @@ class _Ring(BaseModel):
         return value
 
 
-class _Who(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    participant: str | None = None
-
-
-class _Tones(_Who):
-    tones: list[str]
-
-    @field_validator("tones", mode="before")
-    @classmethod
-    def _wire_names(cls, value: Any) -> list[str]:
-        if not isinstance(value, str | list):
-            raise ValueError("tones must be a string like '12#' or a list of tone names")
-        return parse_tones(value)
-
-
-class _Speech(_Who):
+class _Speech(Who):
     text: str = Field(min_length=1)
 
 
@@ -106,7 +89,7 @@ async def connection(request: Request, emulator: Emulator) -> Response:
 async def press(request: Request, emulator: Emulator) -> Response:
     """``POST /emulator/connections/{id}/tones`` ``{"tones", "participant"?}``: 202."""
     call = emulator.ga.connection(request.path_params["call_id"])
-    body = parse_body(_Tones, await request.body())
+    body = parse_body(Tones, await request.body())
     party = call.find(body.participant, PartyState.CONNECTED)
     call.press(party, body.tones)
     return JSONResponse({"tones": body.tones, "participant": party.identifier.raw_id}, 202)
@@ -124,7 +107,7 @@ async def speak(request: Request, emulator: Emulator) -> Response:
 async def answer(request: Request, emulator: Emulator) -> Response:
     """``POST /emulator/connections/{id}/answer`` ``{"participant"?}``: a ringing one picks up."""
     call = emulator.ga.connection(request.path_params["call_id"])
-    body = parse_body(_Who, await request.body(), allow_empty=True)
+    body = parse_body(Who, await request.body(), allow_empty=True)
     ringing.answered(call, call.find(body.participant, PartyState.RINGING))
     return JSONResponse(call.to_json())
 
@@ -133,7 +116,7 @@ async def hang_up(request: Request, emulator: Emulator) -> Response:
     """``POST /emulator/connections/{id}/hangup`` ``{"participant"?}``: one participant hangs
     up; without one, every participant does (the call ends)."""
     call = emulator.ga.connection(request.path_params["call_id"])
-    body = parse_body(_Who, await request.body(), allow_empty=True)
+    body = parse_body(Who, await request.body(), allow_empty=True)
     if body.participant is not None:
         call.leave(call.find(body.participant, PartyState.CONNECTED))
     else:
