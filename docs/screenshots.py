@@ -6,7 +6,7 @@ each page in headless Chromium.
 Needs Debian's ``chromium`` (``apt-get install chromium``) and Playwright (``pip install -e
 '.[browser]'``); run it from the repository's root. It starts the emulator and the real
 ``callbacks serve --console`` (the reminder, and a test plugin that fails for good on one event),
-places one reminder call whose callee presses 1, posts an event whose handler fails, then saves
+places GA reminder calls whose callee presses 1, posts an event whose handler fails, then saves
 ``console-calls.png``, ``console-call.png``, ``console-event.png`` and ``console-dead.png``.
 """
 
@@ -27,7 +27,7 @@ import httpx2  # noqa: E402 - after the path set-up, for `python docs/screenshot
 
 from tests.e2e.test_console import CALLEE, REMINDER, SCENARIO  # noqa: E402
 from tests.support.browser import browser_page, missing  # noqa: E402
-from tests.support.flow_harness import API_KEY, running_service  # noqa: E402
+from tests.support.flow_harness import API_KEY, GA, running_service  # noqa: E402
 from tests.support.log_bodies import ga_element  # noqa: E402
 
 
@@ -37,7 +37,8 @@ async def shoot(out: Path) -> None:
         settings = {**REMINDER, "CALLBACKS_CONSOLE": "true",
                     "CALLBACKS_TEST_CONSOLE_FLAG": str(Path(tmp) / "never")}
         async with running_service(
-            Path(tmp), SCENARIO, "reminder,tests.support.console_plugin:router", settings
+            Path(tmp), SCENARIO, "reminder,tests.support.console_plugin:router", settings,
+            api_version=GA,
         ) as service:
             for to in (CALLEE, "+14250000002"):
                 started = await service.start_flow("reminder", {"to": to,

@@ -16,14 +16,13 @@ import pytest
 import pytest_asyncio
 
 from tests.support.browser import browser_page, needs_browser
-from tests.support.flow_harness import API_KEY, SOURCE, Service, running_service
+from tests.support.flow_harness import API_KEY, GA, SOURCE, Service, running_service
 from tests.support.log_bodies import ga_element
 
 pytestmark = needs_browser
 
 CALLEE = "+14250000001"
-SCENARIO = {"default": {"answer": True, "press": [{"tones": "1", "after_prompt": 1,
-                                                   "delay": 0.01}]}}
+SCENARIO = {"default": {"answer": True, "recognize": [{"tones": "1"}]}}
 REMINDER = {
     "CALLBACKS_REMINDER_SOURCE": SOURCE,
     "CALLBACKS_REMINDER_PROMPT_URL": "https://media.example/reminder.wav",
@@ -35,11 +34,12 @@ TIMEOUT = 15_000  # ms, for each wait in the browser
 
 @pytest_asyncio.fixture
 async def service(tmp_path: Path) -> AsyncIterator[Service]:
-    """The emulator, and serve with the reminder, the failing plugin and the console."""
+    """The emulator, and serve with the reminder (on GA), the failing plugin and the console."""
     settings = {**REMINDER, "CALLBACKS_CONSOLE": "true",
                 "CALLBACKS_TEST_CONSOLE_FLAG": str(tmp_path / "fixed")}
     async with running_service(
-        tmp_path, SCENARIO, "reminder,tests.support.console_plugin:router", settings
+        tmp_path, SCENARIO, "reminder,tests.support.console_plugin:router", settings,
+        api_version=GA,
     ) as running:
         yield running
 
@@ -75,7 +75,8 @@ async def test_log_in_see_the_call_open_its_timeline_retry_a_dead_event(
         await row.locator("a").click()
         await page.wait_for_selector("table.timeline")
         timeline = await page.inner_text("table.timeline")
-        assert "PlayAudio" in timeline and "CallLegStateChanged" in timeline
+        assert "CallConnected" in timeline and "RecognizeCompleted" in timeline
+        assert "start_recognizing_media" in timeline and ":recognize" in timeline
         assert "REST" in timeline and "handler" in timeline and "+0.000s" in timeline
         await page.screenshot(path=str(shots / "call.png"), full_page=True)
 
