@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,12 +17,34 @@ import httpx2
 from tests.support import ROOT
 
 
+def _ephemeral_start() -> int:
+    """The first port of the range outgoing connections take their local ports from."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
+    """A TCP port nothing is bound to right now, below the ephemeral range.
+
+    A port the kernel hands out for ``bind(0)`` comes from the range outgoing connections use
+    too, so a server started on it a moment later could find it taken by some process's
+    connection (a callback, a ring) and fail with "already in use".
+    """
+    high = _ephemeral_start() - 1
+    for _ in range(64):
+        port = random.randint(max(1024, high - 16_000), high)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the low range is crowded: any free port
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        return found
 
 
 def wait_until_ready(
