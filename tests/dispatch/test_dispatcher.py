@@ -29,7 +29,7 @@ from callbacks.errors import PermanentError
 from callbacks.events import Event
 from callbacks.routing import Router
 from callbacks.server.intake import IntakeUnavailable
-from callbacks.store import EventStatus, open_store
+from callbacks.store import EventRecord, EventStatus, open_store
 from tests.support.dispatch import context, settled, wait_until
 from tests.support.log_bodies import ga_events, incoming_calls, number
 
@@ -536,6 +536,27 @@ async def test_a_permanent_error_fails_its_handler_once_and_the_event_is_dead_wi
     assert record.outcomes[-1].attempt == 2
 
 
+async def dead_after_playing(url: str, client: CallAutomationClient | None) -> EventRecord:
+    """The record of one event whose handler plays on its call through ``client``, once it
+    is dead (up to 3 runs)."""
+    router = Router()
+
+    @router.on("*")
+    async def play(event: Event, ctx: Context) -> None:
+        await ctx.call.play_media(FileSource("https://example.com/a.wav"))
+
+    dispatcher = Dispatcher(
+        open_store(url), router, context_factory(client),
+        DispatchConfig(max_attempts=3, backoff=0.02, poll_interval=0.02), owner="t",
+    )
+    await dispatcher.start()
+    try:
+        await dispatcher.submit(ga_events("c", 1), None)
+        return await settled(dispatcher.store, "c/1", EventStatus.DEAD)
+    finally:
+        await dispatcher.stop()
+
+
 @pytest.mark.parametrize(
     ("status", "code", "runs", "permanent"),
     [(404, "CallNotFound", 1, True), (400, "CallEnded", 1, True), (400, "BadMedia", 3, False),
@@ -554,44 +575,14 @@ async def test_a_call_that_is_gone_is_not_retried_other_rest_errors_are(
         "endpoint=https://acs.example.com/;accesskey=a2V5", transport=httpx2.MockTransport(service),
         retry=RetryPolicy(attempts=1),
     )
-    router = Router()
-
-    @router.on("*")
-    async def play(event: Event, ctx: Context) -> None:
-        await ctx.call.play_media(FileSource("https://example.com/a.wav"))
-
     async with client:
-        dispatcher = Dispatcher(
-            open_store(url), router, context_factory(client),
-            DispatchConfig(max_attempts=3, backoff=0.02, poll_interval=0.02), owner="t",
-        )
-        await dispatcher.start()
-        try:
-            await dispatcher.submit(ga_events("c", 1), None)
-            record = await settled(dispatcher.store, "c/1", EventStatus.DEAD)
-        finally:
-            await dispatcher.stop()
+        record = await dead_after_playing(url, client)
     assert len(requests) == runs
     assert [o.permanent for o in record.outcomes] == [permanent] * runs
 
 
 async def test_a_handler_without_a_client_fails_for_good(url: str) -> None:
-    router = Router()
-
-    @router.on("*")
-    async def play(event: Event, ctx: Context) -> None:
-        await ctx.call.play_media(FileSource("https://example.com/a.wav"))
-
-    dispatcher = Dispatcher(
-        open_store(url), router, context_factory(None),
-        DispatchConfig(max_attempts=3, backoff=0.02, poll_interval=0.02), owner="t",
-    )
-    await dispatcher.start()
-    try:
-        await dispatcher.submit(ga_events("c", 1), None)
-        record = await settled(dispatcher.store, "c/1", EventStatus.DEAD)
-    finally:
-        await dispatcher.stop()
+    record = await dead_after_playing(url, None)
     [outcome] = record.outcomes
     assert outcome.permanent
     assert outcome.error is not None and outcome.error.startswith("NoClientError: ")
