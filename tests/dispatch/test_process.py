@@ -24,7 +24,15 @@ from callbacks.config import ServeConfig
 from callbacks.dispatch.process import CHILD_MODULE, DispatchProcess
 from tests.support.postgres import POSTGRES_URL, admin, needs_postgres, with_options
 from tests.support.samples import sample_json
-from tests.support.servers import ROOT, free_port, read_records, start_cli, stop, wait_until_ready
+from tests.support.servers import (
+    ROOT,
+    free_port,
+    interruptible,
+    read_records,
+    start_cli,
+    stop,
+    wait_until_ready,
+)
 
 PLUGIN = "tests.support.recording_plugin:router"
 
@@ -102,6 +110,7 @@ def _serve_in(
         cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT),
                       "CALLBACKS_TEST_RECORD": str(record)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=start_new_session,
+        preexec_fn=interruptible,
     )
 
 

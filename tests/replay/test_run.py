@@ -19,7 +19,7 @@ from callbacks.replay.output import Progress
 from callbacks.store import open_store
 from tests.support.log_bodies import ga_events
 from tests.support.postgres import POSTGRES_URL, fresh_schema, needs_postgres, with_options
-from tests.support.servers import ROOT
+from tests.support.servers import ROOT, interruptible
 
 PLUGIN = "tests.support.replay_plugin:router"
 
@@ -79,7 +79,7 @@ def test_ctrl_c_stops_after_recording_what_was_replayed(tmp_path: Path) -> None:
         [str(Path(sys.executable).parent / "callbacks"), "replay", "--json",
          "--store", f"sqlite:///{tmp_path / 'log.db'}", "--handlers", PLUGIN],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, preexec_fn=interruptible,
     )
     assert process.stdout is not None
     first, second = process.stdout.readline(), process.stdout.readline()

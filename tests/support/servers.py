@@ -65,6 +65,13 @@ def wait_until_ready(
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
+def interruptible() -> None:
+    """For ``preexec_fn``: Ctrl-C (SIGINT) acts as on a terminal in the started process, also
+    when the tests run as a shell's background job, which starts with SIGINT ignored and passes
+    that on to every process it starts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start the real ``callbacks`` console script with ``args``; output goes to one pipe."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
@@ -74,6 +81,7 @@ def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=interruptible,
     )
 
 
